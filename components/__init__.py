@@ -1,0 +1,1 @@
+"""Preflight's Pulumi components: one concern per module."""

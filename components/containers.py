@@ -1,0 +1,90 @@
+"""The one place long-running containers get their operational baseline.
+
+Every container the platform runs is built from `baseline_args`, so healthcheck, CPU and memory
+limits, restart policy, log rotation and the wait-until-healthy gate hold by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_docker as docker
+
+from .settings import Healthcheck, Limits
+
+LOG_ROTATION = {"max-size": "10m", "max-file": "3"}
+SECRETS_DIR = "/run/secrets"
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    """A secret delivered as a file inside the container (never as a plain env value)."""
+
+    path: str
+    value: pulumi.Input[str]
+
+
+def secret_path(name: str) -> str:
+    return f"{SECRETS_DIR}/{name}"
+
+
+def labels(stack: str, component: str, role: str = "service") -> list[docker.ContainerLabelArgs]:
+    values = {"preflight.stack": stack, "preflight.component": component, "preflight.role": role}
+    return [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(values.items())]
+
+
+def networks(attachments: Mapping[str, pulumi.Input[str]], alias: str) -> list[docker.ContainerNetworksAdvancedArgs]:
+    """attachments: purpose -> network name; the container answers to `alias` on each."""
+    return [docker.ContainerNetworksAdvancedArgs(name=net, aliases=[alias]) for _, net in sorted(attachments.items())]
+
+
+def uploads(files: Sequence[SecretFile]) -> list[docker.ContainerUploadArgs]:
+    # 0400 would lock out images whose process runs as a non-root user; 0444 inside a private
+    # container filesystem exposes nothing that `docker exec` could not read anyway.
+    return [docker.ContainerUploadArgs(file=f.path, content=f.value, permissions="0444") for f in files]
+
+
+def healthcheck_args(check: Healthcheck) -> docker.ContainerHealthcheckArgs:
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD", *check.command],
+        interval=f"{check.interval_s}s",
+        timeout=f"{check.timeout_s}s",
+        retries=check.retries,
+        start_period=f"{check.start_period_s}s",
+    )
+
+
+def limit_args(limits: Limits) -> dict:
+    return {"memory": limits.memory_mb, "memory_swap": limits.memory_mb, "cpus": f"{limits.cpus:g}"}
+
+
+def baseline_args(
+    *,
+    image: pulumi.Input[str],
+    stack: str,
+    component: str,
+    limits: Limits,
+    healthcheck: Healthcheck,
+    restart: str = "unless-stopped",
+    command: Optional[Sequence[str]] = None,
+) -> dict:
+    """Arguments every long-running container shares; callers add networks, env, uploads, ports."""
+    return {
+        "image": image,
+        "command": list(command) if command else None,
+        "labels": labels(stack, component),
+        "healthcheck": healthcheck_args(healthcheck),
+        "restart": restart,
+        "log_driver": "json-file",
+        "log_opts": dict(LOG_ROTATION),
+        "must_run": True,
+        # `up` succeeds only once the new container reports healthy; with create-before-delete
+        # that is what keeps the old container serving until the new one is ready.
+        "wait": True,
+        "wait_timeout": healthcheck.deadline_s,
+        "security_opts": ["no-new-privileges:true"],
+        "destroy_grace_seconds": 30,
+        **limit_args(limits),
+    }

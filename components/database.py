@@ -1,0 +1,46 @@
+"""Postgres on the internal network only, data on a named volume, password as a file."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_docker as docker
+
+from .containers import SecretFile, baseline_args, networks, secret_path, uploads
+from .host import Host
+from .images import remote_image
+from .settings import DatabaseSettings, Healthcheck
+
+HOSTNAME = "postgres"
+PORT = 5432
+DATA_DIR = "/var/lib/postgresql/data"
+
+
+class Database(pulumi.ComponentResource):
+    def __init__(self, name: str, settings: DatabaseSettings, *, host: Host, stack: str,
+                 password: pulumi.Output[str], protect: bool, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("preflight:index:Database", name, None, opts)
+        image = remote_image(f"{name}-image", settings.image, host.child_opts(self))
+        # Protected in production: `pulumi destroy` and accidental renames refuse to drop the data.
+        self.volume = docker.Volume(f"{name}-data", labels=[docker.VolumeLabelArgs(label="preflight.stack", value=stack)],
+                                    opts=host.child_opts(self, protect=protect))
+        check = Healthcheck(command=settings.healthcheck_command or
+                            ["pg_isready", "-h", "127.0.0.1", "-U", settings.user, "-d", settings.name],
+                            interval_s=5, retries=12, start_period_s=20)
+        password_file = SecretFile(secret_path("postgres_password"), password)
+        self.container = docker.Container(
+            name,
+            **baseline_args(image=image.image_id, stack=stack, component="database", limits=settings.limits,
+                            healthcheck=check, command=["postgres", "-c", f"max_connections={settings.max_connections}"]),
+            envs=[f"POSTGRES_DB={settings.name}", f"POSTGRES_USER={settings.user}",
+                  f"POSTGRES_PASSWORD_FILE={password_file.path}", f"PGDATA={DATA_DIR}/pgdata"],
+            uploads=uploads([password_file]),
+            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_DIR)],
+            networks_advanced=networks({"internal": host.internal_network.name}, alias=HOSTNAME),
+            # Two Postgres processes must never share one data directory: stop the old one first.
+            opts=host.child_opts(self, delete_before_replace=True, protect=protect),
+        )
+        self.url = pulumi.Output.secret(pulumi.Output.format(
+            "postgresql://{0}:{1}@{2}:{3}/{4}", settings.user, password, HOSTNAME, PORT, settings.name))
+        self.register_outputs({"container": self.container.name, "volume": self.volume.name})

@@ -1,0 +1,49 @@
+"""Where containers run.
+
+`local`: the local Docker engine. The Hetzner host (server, firewall, private network, volume,
+cloud-init, Docker over SSH) plugs in behind the same interface: a Docker provider plus the two
+networks every other component attaches to.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_docker as docker
+
+from .settings import LocalHost, StackSettings
+
+
+class Host(pulumi.ComponentResource):
+    """A Docker engine plus two networks: `internal` (no route out; data services live here
+    only) and `edge` (the proxy and the services it routes to)."""
+
+    provider: docker.Provider
+    internal_network: docker.Network
+    edge_network: docker.Network
+
+    def child_opts(self, parent: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
+        """Options for a resource that lives on this host."""
+        return pulumi.ResourceOptions(parent=parent, provider=self.provider, **kwargs)
+
+    def _networks(self, name: str, stack: str) -> None:
+        opts = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        labels = [docker.NetworkLabelArgs(label="preflight.stack", value=stack)]
+        self.internal_network = docker.Network(f"{name}-internal", internal=True, labels=labels, opts=opts)
+        self.edge_network = docker.Network(f"{name}-edge", labels=labels, opts=opts)
+
+
+class LocalDockerHost(Host):
+    def __init__(self, name: str, settings: LocalHost, stack: str, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("preflight:host:LocalDocker", name, None, opts)
+        self.provider = docker.Provider(f"{name}-docker", host=settings.docker_host,
+                                        opts=pulumi.ResourceOptions(parent=self))
+        self._networks(name, stack)
+        self.register_outputs({"internal_network": self.internal_network.name,
+                               "edge_network": self.edge_network.name})
+
+
+def create_host(name: str, settings: StackSettings) -> Host:
+    """The seam where the Hetzner host (issue: cloud stacks) will be chosen by `settings.host.kind`."""
+    return LocalDockerHost(name, settings.host, settings.stack)

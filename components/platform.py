@@ -1,0 +1,75 @@
+"""Wires one stack: host -> secrets -> database, cache -> services -> certificate -> proxy."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+
+from .cache import Cache
+from .certificates import SelfSignedCertificate
+from .containers import secret_path
+from .database import Database
+from .host import create_host
+from .proxy import ProxyRoute, ReverseProxy
+from .secrets import Secrets
+from .service import Service
+from .settings import GeneratedSecret, LoadedSettings, ServiceSettings, StackSettings
+
+PLATFORM_SECRET_SPECS = {"postgres_password": GeneratedSecret(length=48), "redis_password": GeneratedSecret(length=48)}
+
+
+def service_secret_files(service: ServiceSettings, secrets: Secrets, database: Database,
+                         cache: Cache) -> tuple[dict[str, pulumi.Output[str]], dict[str, str]]:
+    """Secret name -> value to upload, and the *_FILE variables that point at them."""
+    files: dict[str, pulumi.Output[str]] = {}
+    env: dict[str, str] = {}
+    if service.uses_database:
+        files["database_url"] = database.url
+        env["DATABASE_URL_FILE"] = secret_path("database_url")
+    if service.uses_cache:
+        files["redis_url"] = cache.url
+        env["REDIS_URL_FILE"] = secret_path("redis_url")
+    for variable, secret in service.secret_env.items():
+        files[secret] = secrets.value(secret)
+        env[f"{variable}_FILE"] = secret_path(secret)
+    return files, env
+
+
+class Platform(pulumi.ComponentResource):
+    def __init__(self, name: str, loaded: LoadedSettings, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("preflight:index:Platform", name, None, opts)
+        settings: StackSettings = loaded.settings
+        child = pulumi.ResourceOptions(parent=self)
+        self.host = create_host(f"{name}-host", settings)
+        self.secrets = Secrets(f"{name}-secrets", {**PLATFORM_SECRET_SPECS, **settings.secrets},
+                               loaded.config_secrets, opts=child)
+        common = dict(host=self.host, stack=settings.stack, protect=settings.protect_data, opts=child)
+        self.database = Database(f"{name}-postgres", settings.database,
+                                 password=self.secrets.value("postgres_password"), **common)
+        self.cache = Cache(f"{name}-redis", settings.cache, password=self.secrets.value("redis_password"), **common)
+
+        self.services: dict[str, Service] = {}
+        for service_name in settings.service_order:
+            service = settings.services[service_name]
+            files, env = service_secret_files(service, self.secrets, self.database, self.cache)
+            env.update({"PREFLIGHT_ENVIRONMENT": settings.environment, "DB_POOL_SIZE": str(settings.database.pool_size)})
+            if service.port is not None:
+                env["PORT"] = str(service.port)
+            depends = [self.database, self.cache, *(self.services[d] for d in service.depends_on)]
+            self.services[service_name] = Service(
+                f"{name}-{service_name}", service, host=self.host, stack=settings.stack, secret_files=files, env=env,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
+
+        routes = [ProxyRoute(settings.hostname(s.route), s.route.path, f"{n}:{s.port}", s.route.health_path)
+                  for n, s in sorted(settings.services.items()) if s.route is not None]
+        self.hostnames = sorted({r.hostname for r in routes})
+        self.certificate = SelfSignedCertificate(f"{name}-tls", self.hostnames or [settings.domain], opts=child)
+        self.proxy = ReverseProxy(f"{name}-proxy", settings.proxy, host=self.host, stack=settings.stack, routes=routes,
+                                  certificate=self.certificate.certificate, depends_on=list(self.services.values()),
+                                  opts=child)
+        https = "" if settings.proxy.https_port == 443 else f":{settings.proxy.https_port}"
+        self.urls = {n: f"https://{settings.hostname(s.route)}{https}{s.route.path}"
+                     for n, s in sorted(settings.services.items()) if s.route is not None}
+        self.register_outputs({"urls": self.urls})
+

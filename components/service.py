@@ -1,0 +1,81 @@
+"""An application service (api, worker, scheduler, web) described in config.
+
+Rollout order for a new release: migrations run to completion (and must exit 0), then the new
+container starts and must turn healthy, and only then is the old container removed
+(Pulumi's default create-before-delete; services publish no host port, so old and new can
+run side by side behind the proxy).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+import pulumi
+import pulumi_docker as docker
+
+from .containers import LOG_ROTATION, SecretFile, baseline_args, labels, limit_args, networks, secret_path, uploads
+from .host import Host
+from .images import remote_image
+from .settings import ServiceSettings
+
+
+class MigrationFailed(pulumi.RunError):
+    pass
+
+
+def require_success(service: str, exit_code: Optional[int]) -> str:
+    """The gate between migrations and the new release: a failed migration stops the update
+    before the new service container is created, so the old release keeps serving."""
+    if exit_code != 0:
+        raise MigrationFailed(f"migrations of service {service!r} exited with code {exit_code}; the new release was "
+                              f"not started and the previous one keeps serving. Read the output with "
+                              f"`docker logs` on the {service}-migrate container, fix, and run `pulumi up` again.")
+    return "ok"
+
+
+class Service(pulumi.ComponentResource):
+    def __init__(self, name: str, settings: ServiceSettings, *, host: Host, stack: str,
+                 secret_files: Mapping[str, pulumi.Output[str]], env: Mapping[str, str],
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        """secret_files: secret name -> value, delivered under /run/secrets/<name>;
+        env: platform-provided variables (merged under the service's own env)."""
+        super().__init__("preflight:index:Service", name, None, opts)
+        image = remote_image(f"{name}-image", settings.image, host.child_opts(self))
+        files = [SecretFile(secret_path(secret), value) for secret, value in sorted(secret_files.items())]
+        envs = [f"{k}={v}" for k, v in sorted({**env, **settings.env}.items())]
+        attachments = {"internal": host.internal_network.name}
+        if settings.route is not None:
+            attachments["edge"] = host.edge_network.name
+
+        gate: pulumi.Input[str] = "none"
+        if settings.migrate_command:
+            self.migration = docker.Container(
+                f"{name}-migrate",
+                image=image.image_id,
+                command=settings.migrate_command,
+                envs=envs,
+                uploads=uploads(files),
+                networks_advanced=networks({"internal": host.internal_network.name}, alias=f"{name}-migrate"),
+                labels=labels(stack, name, role="migration"),
+                log_driver="json-file",
+                log_opts=dict(LOG_ROTATION),
+                must_run=False,
+                attach=True,
+                logs=True,
+                restart="no",
+                security_opts=["no-new-privileges:true"],
+                **limit_args(settings.limits),
+                opts=host.child_opts(self),
+            )
+            gate = self.migration.exit_code.apply(lambda code: require_success(name, code))
+
+        self.container = docker.Container(
+            name,
+            **baseline_args(image=image.image_id, stack=stack, component=name, limits=settings.limits,
+                            healthcheck=settings.healthcheck, restart=settings.restart, command=settings.command),
+            envs=envs + [pulumi.Output.concat("PREFLIGHT_MIGRATIONS=", gate)],
+            uploads=uploads(files),
+            networks_advanced=networks(attachments, alias=name),
+            opts=host.child_opts(self),
+        )
+        self.register_outputs({"container": self.container.name})

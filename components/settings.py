@@ -1,0 +1,379 @@
+"""Typed settings of one stack; the only module that reads Pulumi config.
+
+Config -> `parse_settings` (pure, validated once) -> `StackSettings` -> components.
+Every problem is reported as one line naming the setting and the fix, raised as a
+`SettingsError` (a `pulumi.RunError`, so the CLI shows the message without a stack trace)
+before any resource is registered.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Mapping, Optional, Union
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+NAMESPACE = "preflight"
+KNOWN_STACKS = ("production", "staging", "local")
+SECRET_WORDS = {"SECRET", "SECRETS", "PASSWORD", "PASSWD", "PASSPHRASE", "TOKEN", "CREDENTIAL", "CREDENTIALS", "DSN",
+                "APIKEY"}
+SECRET_WORD_PAIRS = {("API", "KEY"), ("PRIVATE", "KEY"), ("ACCESS", "KEY"), ("SIGNING", "KEY"), ("ENCRYPTION", "KEY")}
+# Secrets the platform generates and wires itself; users reference them, never declare them.
+PLATFORM_SECRETS = ("postgres_password", "redis_password", "database_url", "redis_url")
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+EnvName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
+DnsLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+Domain = Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")]
+# repository[:tag][@sha256:digest]; the policy pack, not settings, decides whether a tag is acceptable.
+ImageRef = Annotated[
+    str, Field(pattern=r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
+]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def looks_secret(key: str) -> bool:
+    """True for names like JWT_SECRET, dbPassword, STRIPE_API_KEY; false for TOKENIZER_MODEL."""
+    words = re.sub(r"[^A-Za-z0-9]+", " ", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", key)).upper().split()
+    return bool(SECRET_WORDS & set(words)) or any(pair in SECRET_WORD_PAIRS for pair in zip(words, words[1:]))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limits(Strict):
+    memory_mb: int = Field(256, ge=16, le=262144)
+    cpus: float = Field(0.5, gt=0, le=64)
+
+
+class Healthcheck(Strict):
+    """Exec-form command run inside the container; exit 0 means healthy."""
+
+    command: list[str] = Field(min_length=1)
+    interval_s: int = Field(10, ge=1, le=3600)
+    timeout_s: int = Field(5, ge=1, le=600)
+    retries: int = Field(5, ge=1, le=100)
+    start_period_s: int = Field(10, ge=0, le=3600)
+
+    @property
+    def deadline_s(self) -> int:
+        """How long a new container may take to become healthy before the deploy fails."""
+        return self.start_period_s + self.retries * (self.interval_s + self.timeout_s) + 30
+
+
+class LocalHost(Strict):
+    # `kind` becomes a discriminated union when the Hetzner host arrives (production/staging).
+    kind: Literal["local"]
+    docker_host: str = "unix:///var/run/docker.sock"
+
+
+class DatabaseSettings(Strict):
+    image: ImageRef = "postgres:16.4-bookworm"
+    name: Name = "app"
+    user: Name = "app"
+    max_connections: int = Field(100, ge=10, le=5000)
+    pool_size: int = Field(10, ge=1, le=500, description="connections each service process may hold")
+    limits: Limits = Limits(memory_mb=512, cpus=1.0)
+    healthcheck_command: Optional[list[str]] = Field(None, min_length=1, description="default: pg_isready")
+
+
+class CacheSettings(Strict):
+    image: ImageRef = "redis:7.4-bookworm"
+    maxmemory_mb: int = Field(128, ge=8)
+    maxmemory_policy: Literal["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu"] = "noeviction"
+    limits: Limits = Limits(memory_mb=256, cpus=0.5)
+
+    @model_validator(mode="after")
+    def _fits_in_limit(self) -> "CacheSettings":
+        if self.maxmemory_mb >= self.limits.memory_mb:
+            raise PydanticCustomError(
+                "fix",
+                "maxmemory_mb ({got}) must be below limits.memory_mb ({limit}) or Redis is killed before it evicts; "
+                "lower maxmemory_mb or raise limits.memory_mb",
+                {"got": self.maxmemory_mb, "limit": self.limits.memory_mb},
+            )
+        return self
+
+
+class ProxySettings(Strict):
+    image: ImageRef = "caddy:2.8.4"
+    bind_address: str = Field("0.0.0.0", pattern=r"^(\d{1,3}\.){3}\d{1,3}$")
+    http_port: Port = 80
+    https_port: Port = 443
+    hsts_max_age_s: int = Field(31536000, ge=0)
+    content_security_policy: str = "default-src 'self'; frame-ancestors 'none'; base-uri 'self'"
+    limits: Limits = Limits(memory_mb=128, cpus=0.5)
+    healthcheck: Healthcheck = Healthcheck(command=["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2019/config/"])
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> "ProxySettings":
+        if self.http_port == self.https_port:
+            raise PydanticCustomError("fix", "http_port and https_port are both {port}; give them different ports",
+                                      {"port": self.http_port})
+        return self
+
+
+class Route(Strict):
+    """Public route through the proxy: https://<subdomain>.<domain><path>"""
+
+    subdomain: DnsLabel
+    path: str = Field("/", pattern=r"^/[A-Za-z0-9._~/-]*$")
+    health_path: str = Field("/health", pattern=r"^/[A-Za-z0-9._~/-]*$", description="the proxy's upstream check")
+
+
+class ServiceSettings(Strict):
+    image: ImageRef
+    command: Optional[list[str]] = Field(None, min_length=1)
+    port: Optional[Port] = None
+    env: dict[EnvName, str] = {}
+    # env var -> secret name; the value is delivered as the file /run/secrets/<name> and the
+    # variable <VAR>_FILE points at it, so no secret value appears in `docker inspect`.
+    secret_env: dict[EnvName, Name] = {}
+    healthcheck: Healthcheck
+    limits: Limits = Limits()
+    restart: Literal["always", "unless-stopped", "on-failure"] = "unless-stopped"
+    route: Optional[Route] = None
+    migrate_command: Optional[list[str]] = Field(None, min_length=1)
+    uses_database: bool = True
+    uses_cache: bool = True
+    depends_on: list[Name] = []
+
+    @field_validator("env")
+    @classmethod
+    def _no_plaintext_secrets(cls, env: dict[str, str]) -> dict[str, str]:
+        for key in env:
+            if looks_secret(key):
+                raise PydanticCustomError(
+                    "fix",
+                    "{key} looks like a secret but is set in plain text; move it to secret_env ({key}: <secret name>) "
+                    "and declare that name under preflight:secrets",
+                    {"key": key},
+                )
+        return env
+
+    @model_validator(mode="after")
+    def _route_needs_port(self) -> "ServiceSettings":
+        if self.route is not None and self.port is None:
+            raise PydanticCustomError("fix", "route is set but port is not; set port to the port the service listens on",
+                                      {})
+        return self
+
+
+class GeneratedSecret(Strict):
+    source: Literal["generated"] = "generated"
+    length: int = Field(48, ge=32, le=256)
+
+
+class ConfigSecret(Strict):
+    """A value only a human can provide (an API key); set with `pulumi config set --secret`."""
+
+    source: Literal["config"]
+    key: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
+
+
+SecretSpec = Annotated[Union[GeneratedSecret, ConfigSecret], Field(discriminator="source")]
+
+
+class StackSettings(Strict):
+    stack: str
+    environment: Literal["production", "staging", "local"]
+    domain: Domain
+    host: LocalHost
+    database: DatabaseSettings = DatabaseSettings()
+    cache: CacheSettings = CacheSettings()
+    proxy: ProxySettings = ProxySettings()
+    services: dict[Name, ServiceSettings] = Field(min_length=1)
+    secrets: dict[Name, SecretSpec] = {}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "StackSettings":
+        if self.stack in KNOWN_STACKS and self.environment != self.stack:
+            raise _at(("environment",), "stack {stack} must have environment {stack}, not {env}; "
+                      "fix preflight:environment in Pulumi.{stack}.yaml", stack=self.stack, env=self.environment)
+        for name in self.secrets:
+            if name in PLATFORM_SECRETS:
+                raise _at(("secrets", name), "{name} is generated by the platform; remove it from preflight:secrets "
+                          "(services get it through uses_database/uses_cache)", name=name)
+        routes: dict[tuple[str, str], str] = {}
+        for name, service in self.services.items():
+            for secret in service.secret_env.values():
+                if secret not in self.secrets:
+                    raise _at(("services", name, "secret_env"), "unknown secret {secret}; declare it under "
+                              "preflight:secrets (known: {known})", secret=secret, known=_listing(self.secrets))
+            for other in service.depends_on:
+                if other not in self.services or other == name:
+                    raise _at(("services", name, "depends_on"), "unknown service {other}; use one of: {known}",
+                              other=other, known=_listing(set(self.services) - {name}))
+            if service.route is not None:
+                key = (service.route.subdomain, service.route.path)
+                if key in routes:
+                    raise _at(("services", name, "route"), "{host}{path} is already routed to {other}; give each "
+                              "service its own subdomain or path", host=self.hostname(service.route),
+                              path=service.route.path, other=routes[key])
+                routes[key] = name
+        service_start_order(self.services)
+        return self
+
+    @property
+    def service_order(self) -> list[str]:
+        return service_start_order(self.services)
+
+    def hostname(self, route: Route) -> str:
+        return f"{route.subdomain}.{self.domain}"
+
+    @property
+    def protect_data(self) -> bool:
+        """Stateful resources refuse deletion in production."""
+        return self.environment == "production"
+
+
+def service_start_order(services: Mapping[str, ServiceSettings]) -> list[str]:
+    """Service names, each after the services it depends on; refuses cycles."""
+    ordered: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in ordered:
+            return
+        if name in path:
+            cycle = " -> ".join((*path[path.index(name):], name))
+            raise _at(("services", name, "depends_on"), "depends_on forms a cycle ({cycle}); remove one of these "
+                      "entries", cycle=cycle)
+        for dependency in services[name].depends_on:
+            visit(dependency, (*path, name))
+        ordered.append(name)
+
+    for service_name in sorted(services):
+        visit(service_name, ())
+    return ordered
+
+
+class SettingsError(pulumi.RunError):
+    """Invalid stack config. The message lists every problem, each with its setting and fix."""
+
+    def __init__(self, stack: str, problems: list[str]):
+        self.problems = problems
+        header = f"stack {stack!r} has {len(problems)} config problem{'s' if len(problems) > 1 else ''}:"
+        super().__init__("\n".join([header, *(f"  - {p}" for p in problems)]))
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    settings: StackSettings
+    # secret name -> value, for secrets whose source is `config`; always pulumi secrets.
+    config_secrets: Mapping[str, pulumi.Output[str]]
+
+
+def parse_settings(stack: str, raw: Mapping[str, Any], secret_keys: set[str]) -> tuple[StackSettings, dict[str, str]]:
+    """Validate the `preflight:*` config of one stack.
+
+    `raw` maps config keys (without namespace) to decoded values; `secret_keys` names the keys set
+    with --secret. Returns the settings and the plain values of config secrets.
+    """
+    problems = [f"{NAMESPACE}:{key} looks like a secret but is set in plain text; run "
+                f"`pulumi config rm {NAMESPACE}:{key} --stack {stack}` then "
+                f"`pulumi config set --secret {NAMESPACE}:{key} <value> --stack {stack}`"
+                for key in raw if key not in StackSettings.model_fields and looks_secret(key) and key not in secret_keys]
+    settings: Optional[StackSettings] = None
+    try:
+        settings = StackSettings.model_validate({**{k: v for k, v in raw.items() if k in StackSettings.model_fields},
+                                                 "stack": stack})
+    except ValidationError as error:
+        problems.extend(_describe(e, stack) for e in error.errors())
+    unknown = sorted(set(raw) - set(StackSettings.model_fields) - _referenced_config_keys(raw))
+    problems.extend(f"{NAMESPACE}:{key} is not a known setting; remove it or fix its spelling "
+                    f"(known: {_listing(set(StackSettings.model_fields) - {'stack'})})"
+                    for key in unknown if not looks_secret(key))
+    values: dict[str, str] = {}
+    if settings is not None:
+        for name, spec in settings.secrets.items():
+            if not isinstance(spec, ConfigSecret):
+                continue
+            command = f"`pulumi config set --secret {NAMESPACE}:{spec.key} <value> --stack {stack}`"
+            if raw.get(spec.key) in (None, ""):
+                problems.append(f"{NAMESPACE}:{spec.key} (secret {name}) is required but not set; run {command}")
+            elif spec.key not in secret_keys:
+                if not looks_secret(spec.key):  # otherwise already reported above
+                    problems.append(f"{NAMESPACE}:{spec.key} (secret {name}) is set in plain text; run "
+                                    f"`pulumi config rm {NAMESPACE}:{spec.key} --stack {stack}` then {command}")
+            else:
+                values[name] = str(raw[spec.key])
+    if problems:
+        raise SettingsError(stack, problems)
+    assert settings is not None
+    return settings, values
+
+
+def load_settings() -> LoadedSettings:
+    """Read this stack's config from the Pulumi engine (the program's only config read)."""
+    stack = pulumi.get_stack()
+    prefix = f"{NAMESPACE}:"
+    all_config = pulumi.runtime.config.CONFIG.get() or pulumi.runtime.config.get_config_env()
+    raw = {key[len(prefix):]: _decode(value) for key, value in all_config.items() if key.startswith(prefix)}
+    secret_keys = {key[len(prefix):] for key in _secret_config_keys() if key.startswith(prefix)}
+    settings, values = parse_settings(stack, raw, secret_keys)
+    return LoadedSettings(settings, {name: pulumi.Output.secret(value) for name, value in values.items()})
+
+
+def _secret_config_keys() -> set[str]:
+    return set(pulumi.runtime.config._SECRET_KEYS.get()) | set(pulumi.runtime.config.get_config_secret_keys_env())
+
+
+def _referenced_config_keys(raw: Mapping[str, Any]) -> set[str]:
+    secrets = raw.get("secrets")
+    if not isinstance(secrets, dict):
+        return set()
+    return {spec["key"] for spec in secrets.values() if isinstance(spec, dict) and isinstance(spec.get("key"), str)}
+
+
+def _decode(value: Any) -> Any:
+    """Structured config arrives as JSON text; scalars arrive as plain strings."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _at(loc: tuple, template: str, **context: Any) -> PydanticCustomError:
+    return PydanticCustomError("fix", "@{loc}@" + template, {"loc": ".".join(map(str, loc)), **context})
+
+
+def _listing(names: Any) -> str:
+    return ", ".join(sorted(names)) or "none"
+
+
+FIXES = {
+    "missing": "it is required; add it to Pulumi.{stack}.yaml",
+    "extra_forbidden": "it is not a known setting; remove it or fix its spelling",
+    "string_pattern_mismatch": "use a value matching {pattern}",
+    "literal_error": "use one of: {expected}",
+    "union_tag_invalid": "set source to one of: {expected_tags}",
+    "union_tag_not_found": "set source to generated or config",
+}
+
+
+def _describe(error: Mapping[str, Any], stack: str) -> str:
+    loc = [str(part) for part in error["loc"] if not str(part).startswith("function-")]
+    message: str = error["msg"]
+    if error["type"] == "fix":
+        if message.startswith("@"):
+            extra, message = message[1:].split("@", 1)
+            loc = extra.split(".")
+        return f"{_setting(loc)}: {message}"
+    ctx = {k: v for k, v in (error.get("ctx") or {}).items()}
+    fix = FIXES.get(error["type"])
+    if fix is None:
+        got = error.get("input")
+        shown = "" if isinstance(got, (dict, list)) or error["type"] == "missing" else f" (got {got!r})"
+        return f"{_setting(loc)}: {message[0].lower() + message[1:]}{shown}"
+    return f"{_setting(loc)}: {fix.format(stack=stack, **ctx)}"
+
+
+def _setting(loc: list[str]) -> str:
+    return f"{NAMESPACE}:{'.'.join(loc)}" if loc else f"{NAMESPACE} config"

@@ -1,0 +1,107 @@
+"""Pulumi mocks that record every registered resource, for asserting the graph without the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pulumi
+
+from components.platform import Platform
+from components.settings import LoadedSettings, parse_settings
+
+# Outputs a real provider computes; the mocks supply stand-ins so dependent inputs resolve.
+COMPUTED = {
+    "docker:index/remoteImage:RemoteImage": lambda args: {"imageId": f"sha256:{args.name}"},
+    "random:index/randomPassword:RandomPassword": lambda args: {"result": "P" * int(args.inputs["length"])},
+    "tls:index/privateKey:PrivateKey": lambda args: {"privateKeyPem": "-----BEGIN PRIVATE KEY-----"},
+    "tls:index/selfSignedCert:SelfSignedCert": lambda args: {"certPem": "-----BEGIN CERTIFICATE-----"},
+    "docker:index/container:Container": lambda args: {"exitCode": 0} if args.inputs.get("attach") else {},
+    "docker:index/network:Network": lambda args: {"name": args.name},
+    "docker:index/volume:Volume": lambda args: {"name": args.name},
+}
+
+
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"  # pulumi's marker for a secret value on the wire
+
+
+def reveal(value: Any) -> tuple[Any, bool]:
+    """The plain value and whether any part of it was marked secret."""
+    if isinstance(value, dict) and SECRET_SIG_KEY in value:
+        return reveal(value["value"])[0], True
+    if isinstance(value, dict):
+        pairs = {k: reveal(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
+    if isinstance(value, list):
+        items = [reveal(v) for v in value]
+        return [v for v, _ in items], any(s for _, s in items)
+    return value, False
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    provider: str
+    secret_inputs: frozenset[str]
+
+
+@dataclass
+class RecordingMocks(pulumi.runtime.Mocks):
+    resources: list[Registered] = field(default_factory=list)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        revealed = {k: reveal(v) for k, v in args.inputs.items()}
+        self.resources.append(Registered(args.typ, args.name, {k: v for k, (v, _) in revealed.items()},
+                                         args.provider or "", frozenset(k for k, (_, s) in revealed.items() if s)))
+        outputs = {**args.inputs, **COMPUTED.get(args.typ, lambda _: {})(args)}
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+    def of_type(self, typ: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == typ]
+
+    def named(self, name: str, typ: str) -> Registered:
+        [match] = [r for r in self.of_type(typ) if r.name == name]
+        return match
+
+
+@dataclass
+class BuiltStack:
+    mocks: RecordingMocks
+    platform: Platform
+    secret_flags: dict[str, bool]
+
+    @property
+    def containers(self) -> list[Registered]:
+        return self.mocks.of_type("docker:index/container:Container")
+
+    def container(self, name: str) -> Registered:
+        return self.mocks.named(name, "docker:index/container:Container")
+
+
+def build_stack(stack: str, raw: dict[str, Any], secret_keys: frozenset[str] = frozenset(),
+                secret_outputs: Callable[[Platform], dict[str, pulumi.Output]] = lambda p: {}) -> BuiltStack:
+    """Run the Platform under mocks; return what it registered and which outputs are secret."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="preflight", stack=stack, preview=False)
+    settings, values = parse_settings(stack, raw, set(secret_keys))
+    built: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def run():
+        platform = Platform("preflight", LoadedSettings(settings, {k: pulumi.Output.secret(v) for k, v in values.items()}))
+        built["platform"] = platform
+        outputs = secret_outputs(platform)
+
+        async def flags() -> dict[str, bool]:
+            return {name: await output.is_secret() for name, output in outputs.items()}
+
+        return pulumi.Output.from_input(asyncio.ensure_future(flags())).apply(lambda f: built.update(flags=f))
+
+    run()
+    return BuiltStack(mocks, built["platform"], built.get("flags", {}))
