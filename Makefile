@@ -1,0 +1,37 @@
+# The two commands a new user runs (see README): `make up` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APP_IMAGE := preflight-sample-app:0.1.0
+# The local stack's state passphrase; production and staging must set their own.
+export PULUMI_CONFIG_PASSPHRASE ?= preflight-local
+
+.PHONY: setup toolchain engine-check up destroy test
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+toolchain: setup
+	$(PY) scripts/toolchain.py ensure
+
+engine-check: setup
+	$(PY) scripts/toolchain.py check
+
+up: toolchain
+	bash scripts/docker-engine.sh start
+	docker build --quiet -t $(APP_IMAGE) examples/app
+	eval "$$($(PY) scripts/toolchain.py env)" && \
+	  pulumi stack select --create local && \
+	  pulumi up --stack local --yes --skip-preview
+
+destroy: setup
+	eval "$$($(PY) scripts/toolchain.py env)" && pulumi destroy --stack local --yes
+
+test: setup
+	$(PY) -m pytest tests -q

@@ -1,0 +1,264 @@
+"""Install the Pulumi engine offline-first, at exactly the versions the installed Python SDKs ask for.
+
+    python scripts/toolchain.py ensure   # install what is missing; exit 3 if anything could not be had
+    python scripts/toolchain.py check    # report only
+    python scripts/toolchain.py env      # print the environment (shell syntax) the Makefile exports
+
+Order of preference for every piece: already installed at the right version; the official
+release download; a build from Go modules (the only route on machines that reach package
+registries alone). Results are cached outside the repository, under $PREFLIGHT_CACHE
+(default ~/.cache/preflight), so a second run takes seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("PREFLIGHT_CACHE", Path.home() / ".cache" / "preflight"))
+RELEASES = "https://get.pulumi.com/releases"
+GO_ENV = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOSUMDB": "off"}
+EXIT_INCOMPLETE = 3
+
+
+@dataclass(frozen=True)
+class Plugin:
+    name: str
+    version: str
+
+
+def sdk_version() -> str:
+    return importlib.metadata.version("pulumi")
+
+
+def required_plugins() -> list[Plugin]:
+    """Every resource plugin an installed Python SDK declares in its pulumi-plugin.json."""
+    plugins = set()
+    for dist in importlib.metadata.distributions():
+        for file in dist.files or []:
+            if file.name == "pulumi-plugin.json":
+                meta = json.loads(Path(dist.locate_file(file)).read_text())
+                if meta.get("resource") and meta.get("name"):
+                    plugins.add(Plugin(meta["name"], meta["version"].lstrip("v")))
+    return sorted(plugins, key=lambda p: p.name)
+
+
+def engine_env() -> dict[str, str]:
+    """The variables every Pulumi invocation of this project runs with."""
+    version = sdk_version()
+    return {
+        "PATH": f"{cli_dir(version)}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PULUMI_HOME": str(CACHE / "pulumi-home"),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_BACKEND_URL": os.environ.get("PULUMI_BACKEND_URL", f"file://{ROOT / '.state'}"),
+    }
+
+
+def cli_dir(version: str) -> Path:
+    return CACHE / "toolchain" / f"pulumi-v{version}"
+
+
+def run(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, env={**os.environ, **(env or {})}, cwd=cwd, capture_output=True, text=True)
+
+
+def log(message: str) -> None:
+    print(f"[toolchain] {message}", flush=True)
+
+
+# --- the CLI and the Python language host ------------------------------------------------------
+
+def cli_version(binary: Path) -> str | None:
+    if not binary.exists():
+        return None
+    result = run([str(binary), "version"], env={"PULUMI_SKIP_UPDATE_CHECK": "true"})
+    return result.stdout.strip().lstrip("v") if result.returncode == 0 else None
+
+
+def adopt_installed_cli(version: str, target: Path) -> bool:
+    found = shutil.which("pulumi")
+    if not found or cli_version(Path(found)) != version:
+        return False
+    source = Path(found).resolve().parent
+    target.mkdir(parents=True, exist_ok=True)
+    for binary in source.glob("pulumi*"):
+        (target / binary.name).unlink(missing_ok=True)
+        (target / binary.name).symlink_to(binary)
+    log(f"using the installed Pulumi CLI v{version} from {source}")
+    return True
+
+
+def download_release(version: str, target: Path) -> bool:
+    url = f"{RELEASES}/sdk/pulumi-v{version}-linux-x64.tar.gz"
+    try:
+        with urllib.request.urlopen(url, timeout=20) as response, tempfile.TemporaryFile() as archive:
+            shutil.copyfileobj(response, archive)
+            archive.seek(0)
+            with tarfile.open(fileobj=archive) as tar:
+                tar.extractall(target.parent / "extract", filter="data")
+    except OSError as error:
+        log(f"official release not reachable ({error.__class__.__name__}: {error}); trying Go modules")
+        return False
+    target.mkdir(parents=True, exist_ok=True)
+    for binary in (target.parent / "extract" / "pulumi").iterdir():
+        shutil.move(str(binary), target / binary.name)
+    shutil.rmtree(target.parent / "extract")
+    log(f"installed the official release v{version}")
+    return True
+
+
+def go_download(module: str, version: str) -> Path:
+    result = run(["go", "mod", "download", "-json", f"{module}@{version}"], env=GO_ENV, cwd=Path(tempfile.gettempdir()))
+    info = json.loads(result.stdout or "{}")
+    if result.returncode != 0 or "Dir" not in info:
+        raise RuntimeError(info.get("Error") or result.stderr.strip() or f"cannot download {module}@{version}")
+    return Path(info["Dir"])
+
+
+def build_cli(version: str, target: Path) -> bool:
+    if shutil.which("go") is None:
+        log("no Go toolchain; cannot build the CLI from modules")
+        return False
+    started = time.monotonic()
+    try:
+        source = go_download("github.com/pulumi/pulumi/pkg/v3", f"v{version}")
+    except RuntimeError as error:
+        log(f"the Go module proxy does not serve the CLI source at v{version}: {error}")
+        return False
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch) / "pkg"
+        shutil.copytree(source, work)
+        for path in work.rglob("*"):
+            path.chmod(path.stat().st_mode | 0o200)
+        # pkg/v3's go.mod points sdk/v3 at a sibling directory; use the released module instead.
+        edit = run(["go", "mod", "edit", "-dropreplace", "github.com/pulumi/pulumi/sdk/v3",
+                    "-require", f"github.com/pulumi/pulumi/sdk/v3@v{version}"], env=GO_ENV, cwd=work)
+        if edit.returncode != 0:
+            log(f"go mod edit failed: {edit.stderr.strip()}")
+            return False
+        target.mkdir(parents=True, exist_ok=True)
+        log(f"building the Pulumi CLI v{version} from Go modules (a few minutes on 2 cores)")
+        build = run(["go", "build", "-trimpath", "-tags", "osusergo,grpcnotrace", "-ldflags",
+                     f"-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v{version}",
+                     "-o", str(target / "pulumi"), "./cmd/pulumi"], env=GO_ENV, cwd=work)
+        if build.returncode != 0:
+            log(f"CLI build failed:\n{build.stderr[-3000:]}")
+            return False
+    log(f"built the CLI in {time.monotonic() - started:.0f}s")
+    return True
+
+
+def ensure_cli(version: str) -> bool:
+    target = cli_dir(version)
+    if cli_version(target / "pulumi") == version:
+        return True
+    return adopt_installed_cli(version, target) or download_release(version, target) or build_cli(version, target)
+
+
+def ensure_language_host(version: str) -> bool:
+    """The release tarball ships pulumi-language-python; a Go build needs its module from the proxy."""
+    target = cli_dir(version)
+    if (target / "pulumi-language-python").exists():
+        return True
+    module = "github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3"
+    try:
+        go_download(module, f"v{version}")
+    except RuntimeError as error:
+        log(f"pulumi-language-python: not in the release cache and the Go module proxy refuses {module} ({error})")
+        return False
+    log("pulumi-language-python: module available, but building it is not implemented yet")
+    return False
+
+
+# --- provider plugins ------------------------------------------------------------------------
+
+def installed_plugins(version: str) -> set[Plugin]:
+    result = run([str(cli_dir(version) / "pulumi"), "plugin", "ls", "--json"], env=engine_env())
+    if result.returncode != 0:
+        return set()
+    return {Plugin(p["name"], p["version"].lstrip("v")) for p in json.loads(result.stdout or "[]")
+            if p.get("kind") == "resource"}
+
+
+def ensure_plugin(plugin: Plugin, version: str) -> bool:
+    pulumi = str(cli_dir(version) / "pulumi")
+    attempt = run([pulumi, "plugin", "install", "resource", plugin.name, plugin.version],
+                  env={**engine_env(), "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "false"})
+    if attempt.returncode == 0:
+        log(f"installed the official {plugin.name} v{plugin.version} plugin")
+        return True
+    module = f"github.com/pulumi/pulumi-{plugin.name}/provider"
+    major = plugin.version.split(".")[0]
+    candidates = [module] if major in ("0", "1") else [f"{module}/v{major}", module]
+    for candidate in candidates:
+        try:
+            go_download(candidate, f"v{plugin.version}")
+        except RuntimeError:
+            continue
+        log(f"{plugin.name}: module {candidate} is available, but building it is not implemented yet")
+        return False
+    log(f"{plugin.name} v{plugin.version}: no release download and the Go module proxy serves none of "
+        f"{', '.join(candidates)}")
+    return False
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+def report(version: str, missing: list[str]) -> int:
+    if not missing:
+        log(f"complete: Pulumi CLI v{version}, the Python language host and {len(required_plugins())} plugins")
+        return 0
+    print("\nThe Pulumi engine is incomplete; missing:", file=sys.stderr)
+    for item in missing:
+        print(f"  - {item}", file=sys.stderr)
+    print("\nTo provide a plugin by hand: `pulumi plugin install resource <name> <version> --file <binary>` with\n"
+          f"PULUMI_HOME={CACHE / 'pulumi-home'}; the CLI and language host go in {cli_dir(version)}.",
+          file=sys.stderr)
+    return EXIT_INCOMPLETE
+
+
+def ensure(check_only: bool) -> int:
+    version = sdk_version()
+    missing: list[str] = []
+    has_cli = cli_version(cli_dir(version) / "pulumi") == version or (not check_only and ensure_cli(version))
+    if not has_cli:
+        return report(version, [f"Pulumi CLI v{version}", "pulumi-language-python",
+                                *(f"plugin {p.name} v{p.version}" for p in required_plugins())])
+    has_host = (cli_dir(version) / "pulumi-language-python").exists() or (not check_only and
+                                                                          ensure_language_host(version))
+    if not has_host:
+        missing.append(f"pulumi-language-python v{version}")
+    present = installed_plugins(version)
+    for plugin in required_plugins():
+        if plugin in present or (not check_only and ensure_plugin(plugin, version)):
+            continue
+        missing.append(f"plugin {plugin.name} v{plugin.version}")
+    return report(version, missing)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["ensure", "check", "env"])
+    args = parser.parse_args()
+    if args.command == "env":
+        for key, value in engine_env().items():
+            print(f"export {key}={json.dumps(value)}")
+        return 0
+    return ensure(check_only=args.command == "check")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
