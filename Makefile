@@ -7,7 +7,7 @@ APP_IMAGE := preflight-sample-app:0.1.0
 # The local stack's state passphrase; production and staging must set their own.
 export PULUMI_CONFIG_PASSPHRASE ?= preflight-local
 
-.PHONY: setup toolchain engine-check up destroy test
+.PHONY: setup test-deps toolchain engine-check up destroy test
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 setup: $(VENV)/.installed
+
+test-deps:
+	bash scripts/test-deps.sh
 
 toolchain: setup
 	$(PY) scripts/toolchain.py ensure
@@ -33,5 +36,5 @@ up: toolchain
 destroy: setup
 	eval "$$($(PY) scripts/toolchain.py env)" && pulumi destroy --stack local --yes
 
-test: setup
+test: setup test-deps
 	$(PY) -m pytest tests -q

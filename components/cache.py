@@ -17,14 +17,14 @@ PORT = 6379
 CONFIG_FILE = "/etc/preflight/redis.conf"
 
 
-def redis_conf(settings: CacheSettings, password: str) -> str:
+def redis_conf(settings: CacheSettings, password: str, *, port: int = PORT, data_dir: str = "/data") -> str:
     return "\n".join([
         "bind 0.0.0.0",
-        f"port {PORT}",
+        f"port {port}",
         f"requirepass {password}",
         "appendonly yes",
         "appendfsync everysec",
-        "dir /data",
+        f"dir {data_dir}",
         f"maxmemory {settings.maxmemory_mb}mb",
         f"maxmemory-policy {settings.maxmemory_policy}",
         "",

@@ -45,13 +45,18 @@ def security_headers(settings: ProxySettings) -> dict[str, str]:
     }
 
 
-def render_caddyfile(settings: ProxySettings, routes: Sequence[ProxyRoute]) -> str:
+def render_caddyfile(settings: ProxySettings, routes: Sequence[ProxyRoute], *,
+                     tls_files: tuple[str, str] = (CERT_FILE, KEY_FILE), listen_ports: Optional[tuple[int, int]] = None) -> str:
+    """The proxy's whole config. Inside the container Caddy listens on 80/443 (`listen_ports` lets a
+    test run the same config unprivileged); the redirect targets the published HTTPS port."""
     https_suffix = "" if settings.https_port == 443 else f":{settings.https_port}"
+    listen = [f"\thttp_port {listen_ports[0]}", f"\thttps_port {listen_ports[1]}"] if listen_ports else []
     header_lines = [f'\t\t{name} "{value}"' for name, value in security_headers(settings).items()]
     lines = [
         "{",
         "\tadmin 127.0.0.1:2019",
         "\tauto_https off",  # certificates are ours; the redirect below is explicit
+        *listen,
         "}",
         "",
         "(security_headers) {",
@@ -67,7 +72,7 @@ def render_caddyfile(settings: ProxySettings, routes: Sequence[ProxyRoute]) -> s
     ]
     by_host = groupby(sorted(routes, key=lambda r: (r.hostname, -len(r.path))), key=lambda r: r.hostname)
     for hostname, host_routes in by_host:
-        lines += ["", f"https://{hostname} {{", f"\ttls {CERT_FILE} {KEY_FILE}", "\timport security_headers"]
+        lines += ["", f"https://{hostname} {{", f"\ttls {tls_files[0]} {tls_files[1]}", "\timport security_headers"]
         for route in host_routes:
             matcher = "" if route.path == "/" else f" {route.path.rstrip('/')}/*"
             lines += [
