@@ -36,8 +36,7 @@ class Cache(pulumi.ComponentResource):
                  password: pulumi.Output[str], protect: bool, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("preflight:index:Cache", name, None, opts)
         image = remote_image(f"{name}-image", settings.image, host.child_opts(self))
-        self.volume = docker.Volume(f"{name}-data", labels=[docker.VolumeLabelArgs(label="preflight.stack", value=stack)],
-                                    opts=host.child_opts(self, protect=protect))
+        self.volume = host.data_volume(f"{name}-data", stack, self, protect)
         password_file = SecretFile(secret_path("redis_password"), password)
         config_file = SecretFile(CONFIG_FILE, pulumi.Output.secret(password.apply(lambda pw: redis_conf(settings, pw))))
         # The password is read from a file so it never appears in the container's command line.

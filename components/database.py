@@ -22,9 +22,7 @@ class Database(pulumi.ComponentResource):
                  password: pulumi.Output[str], protect: bool, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("preflight:index:Database", name, None, opts)
         image = remote_image(f"{name}-image", settings.image, host.child_opts(self))
-        # Protected in production: `pulumi destroy` and accidental renames refuse to drop the data.
-        self.volume = docker.Volume(f"{name}-data", labels=[docker.VolumeLabelArgs(label="preflight.stack", value=stack)],
-                                    opts=host.child_opts(self, protect=protect))
+        self.volume = host.data_volume(f"{name}-data", stack, self, protect)
         check = Healthcheck(command=settings.healthcheck_command or
                             ["pg_isready", "-h", "127.0.0.1", "-U", settings.user, "-d", settings.name],
                             interval_s=5, retries=12, start_period_s=20)

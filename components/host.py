@@ -27,6 +27,12 @@ class Host(pulumi.ComponentResource):
         """Options for a resource that lives on this host."""
         return pulumi.ResourceOptions(parent=parent, provider=self.provider, **kwargs)
 
+    def data_volume(self, name: str, stack: str, parent: pulumi.Resource, protect: bool) -> docker.Volume:
+        """A named volume for stateful data; `protect` makes `pulumi destroy` and accidental
+        renames refuse to drop it."""
+        return docker.Volume(name, labels=[docker.VolumeLabelArgs(label="preflight.stack", value=stack)],
+                             opts=self.child_opts(parent, protect=protect))
+
     def _networks(self, name: str, stack: str) -> None:
         opts = pulumi.ResourceOptions(parent=self, provider=self.provider)
         labels = [docker.NetworkLabelArgs(label="preflight.stack", value=stack)]
@@ -44,6 +50,6 @@ class LocalDockerHost(Host):
                                "edge_network": self.edge_network.name})
 
 
-def create_host(name: str, settings: StackSettings) -> Host:
+def create_host(name: str, settings: StackSettings, opts: Optional[pulumi.ResourceOptions] = None) -> Host:
     """The seam where the Hetzner host (issue: cloud stacks) will be chosen by `settings.host.kind`."""
-    return LocalDockerHost(name, settings.host, settings.stack)
+    return LocalDockerHost(name, settings.host, settings.stack, opts)

@@ -41,7 +41,7 @@ class Platform(pulumi.ComponentResource):
         super().__init__("preflight:index:Platform", name, None, opts)
         settings: StackSettings = loaded.settings
         child = pulumi.ResourceOptions(parent=self)
-        self.host = create_host(f"{name}-host", settings)
+        self.host = create_host(f"{name}-host", settings, opts=child)
         self.secrets = Secrets(f"{name}-secrets", {**PLATFORM_SECRET_SPECS, **settings.secrets},
                                loaded.config_secrets, opts=child)
         common = dict(host=self.host, stack=settings.stack, protect=settings.protect_data, opts=child)
@@ -68,8 +68,7 @@ class Platform(pulumi.ComponentResource):
         self.proxy = ReverseProxy(f"{name}-proxy", settings.proxy, host=self.host, stack=settings.stack, routes=routes,
                                   certificate=self.certificate.certificate, depends_on=list(self.services.values()),
                                   opts=child)
-        https = "" if settings.proxy.https_port == 443 else f":{settings.proxy.https_port}"
-        self.urls = {n: f"https://{settings.hostname(s.route)}{https}{s.route.path}"
+        self.urls = {n: f"https://{settings.hostname(s.route)}{settings.proxy.public_port_suffix}{s.route.path}"
                      for n, s in sorted(settings.services.items()) if s.route is not None}
         self.register_outputs({"urls": self.urls})
 

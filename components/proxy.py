@@ -49,7 +49,6 @@ def render_caddyfile(settings: ProxySettings, routes: Sequence[ProxyRoute], *,
                      tls_files: tuple[str, str] = (CERT_FILE, KEY_FILE), listen_ports: Optional[tuple[int, int]] = None) -> str:
     """The proxy's whole config. Inside the container Caddy listens on 80/443 (`listen_ports` lets a
     test run the same config unprivileged); the redirect targets the published HTTPS port."""
-    https_suffix = "" if settings.https_port == 443 else f":{settings.https_port}"
     listen = [f"\thttp_port {listen_ports[0]}", f"\thttps_port {listen_ports[1]}"] if listen_ports else []
     header_lines = [f'\t\t{name} "{value}"' for name, value in security_headers(settings).items()]
     lines = [
@@ -67,7 +66,7 @@ def render_caddyfile(settings: ProxySettings, routes: Sequence[ProxyRoute], *,
         "}",
         "",
         "http:// {",
-        f"\tredir https://{{host}}{https_suffix}{{uri}} 308",
+        f"\tredir https://{{host}}{settings.public_port_suffix}{{uri}} 308",
         "}",
     ]
     by_host = groupby(sorted(routes, key=lambda r: (r.hostname, -len(r.path))), key=lambda r: r.hostname)

@@ -110,6 +110,11 @@ class ProxySettings(Strict):
     limits: Limits = Limits(memory_mb=128, cpus=0.5)
     healthcheck: Healthcheck = Healthcheck(command=["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2019/config/"])
 
+    @property
+    def public_port_suffix(self) -> str:
+        """What a public URL needs after the hostname: nothing on 443, ':<port>' otherwise."""
+        return "" if self.https_port == 443 else f":{self.https_port}"
+
     @model_validator(mode="after")
     def _distinct_ports(self) -> "ProxySettings":
         if self.http_port == self.https_port:
