@@ -17,8 +17,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 setup: $(VENV)/.installed
 
-test-deps:
-	bash scripts/test-deps.sh
+test-deps: setup
+	bash scripts/test-deps.sh $(PY)
 
 toolchain: setup
 	$(PY) scripts/toolchain.py ensure

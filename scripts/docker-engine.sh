@@ -20,9 +20,7 @@ start() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
   fi
   mkdir -p "$STATE"
-  local driver=overlay2
-  for attempt in overlay2 vfs; do
-    driver=$attempt
+  for driver in overlay2 vfs; do
     echo "[docker] starting dockerd (storage driver $driver)"
     dockerd --iptables=false --storage-driver="$driver" --data-root="$STATE/data-$driver" \
       --pidfile="$PIDFILE" >"$STATE/dockerd.log" 2>&1 &

@@ -161,18 +161,13 @@ def build_cli(version: str, target: Path) -> bool:
     return True
 
 
-def ensure_cli(version: str) -> bool:
+def acquire_cli(version: str) -> bool:
     target = cli_dir(version)
-    if cli_version(target / "pulumi") == version:
-        return True
     return adopt_installed_cli(version, target) or download_release(version, target) or build_cli(version, target)
 
 
-def ensure_language_host(version: str) -> bool:
+def acquire_language_host(version: str) -> bool:
     """The release tarball ships pulumi-language-python; a Go build needs its module from the proxy."""
-    target = cli_dir(version)
-    if (target / "pulumi-language-python").exists():
-        return True
     module = "github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3"
     try:
         go_download(module, f"v{version}")
@@ -193,7 +188,7 @@ def installed_plugins(version: str) -> set[Plugin]:
             if p.get("kind") == "resource"}
 
 
-def ensure_plugin(plugin: Plugin, version: str) -> bool:
+def acquire_plugin(plugin: Plugin, version: str) -> bool:
     pulumi = str(cli_dir(version) / "pulumi")
     attempt = run([pulumi, "plugin", "install", "resource", plugin.name, plugin.version],
                   env={**engine_env(), "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "false"})
@@ -217,9 +212,9 @@ def ensure_plugin(plugin: Plugin, version: str) -> bool:
 
 # --- entry points ----------------------------------------------------------------------------
 
-def report(version: str, missing: list[str]) -> int:
+def report(version: str, plugins: list[Plugin], missing: list[str]) -> int:
     if not missing:
-        log(f"complete: Pulumi CLI v{version}, the Python language host and {len(required_plugins())} plugins")
+        log(f"complete: Pulumi CLI v{version}, the Python language host and {len(plugins)} plugins")
         return 0
     print("\nThe Pulumi engine is incomplete; missing:", file=sys.stderr)
     for item in missing:
@@ -231,22 +226,24 @@ def report(version: str, missing: list[str]) -> int:
 
 
 def ensure(check_only: bool) -> int:
+    """Each piece: present already, else (unless check_only) acquired, else reported missing."""
     version = sdk_version()
+    plugins = required_plugins()
     missing: list[str] = []
-    has_cli = cli_version(cli_dir(version) / "pulumi") == version or (not check_only and ensure_cli(version))
+    has_cli = cli_version(cli_dir(version) / "pulumi") == version or (not check_only and acquire_cli(version))
     if not has_cli:
-        return report(version, [f"Pulumi CLI v{version}", "pulumi-language-python",
-                                *(f"plugin {p.name} v{p.version}" for p in required_plugins())])
+        return report(version, plugins, [f"Pulumi CLI v{version}", "pulumi-language-python",
+                                         *(f"plugin {p.name} v{p.version}" for p in plugins)])
     has_host = (cli_dir(version) / "pulumi-language-python").exists() or (not check_only and
-                                                                          ensure_language_host(version))
+                                                                          acquire_language_host(version))
     if not has_host:
         missing.append(f"pulumi-language-python v{version}")
     present = installed_plugins(version)
-    for plugin in required_plugins():
-        if plugin in present or (not check_only and ensure_plugin(plugin, version)):
+    for plugin in plugins:
+        if plugin in present or (not check_only and acquire_plugin(plugin, version)):
             continue
         missing.append(f"plugin {plugin.name} v{plugin.version}")
-    return report(version, missing)
+    return report(version, plugins, missing)
 
 
 def main() -> int:

@@ -23,11 +23,11 @@ REQUIRED_BINARIES = {"caddy": "caddy", "redis-server": "redis-server", "redis-cl
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
-def missing_binaries() -> list[str]:
-    missing = [f"{binary} (apt package {package})" for binary, package in REQUIRED_BINARIES.items()
-               if shutil.which(binary) is None]
+def missing_packages() -> list[str]:
+    """Debian packages whose programs these tests run and this machine lacks."""
+    missing = [package for binary, package in REQUIRED_BINARIES.items() if shutil.which(binary) is None]
     if not (POSTGRES_BIN / "postgres").exists():
-        missing.append("postgres 15 (apt package postgresql)")
+        missing.append("postgresql-15")
     return missing
 
 
@@ -191,3 +191,8 @@ def curl(url: str, *, hostname: str, port: int, cacert: Path) -> tuple[int, dict
 
 def random_password() -> str:
     return secrets.token_urlsafe(36)
+
+
+if __name__ == "__main__":
+    # scripts/test-deps.sh installs what this prints, so the list lives in one place.
+    print(" ".join(missing_packages()))

@@ -21,10 +21,9 @@ from tests.stack_config import stack_config
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    missing = daemons.missing_binaries()
+    missing = daemons.missing_packages()
     if missing:
-        pytest.fail("integration tests need these programs, which `make test` installs on Debian: "
-                    + ", ".join(missing))
+        pytest.fail("integration tests need these Debian packages, which `make test` installs: " + ", ".join(missing))
     settings, _ = parse_settings("local", stack_config("local"), set())
     workdir = tmp_path_factory.mktemp("stack")
     started: list[daemons.Daemon] = []
