@@ -44,7 +44,7 @@ class Cache(pulumi.ComponentResource):
                                                  "| grep -q PONG"], interval_s=5, retries=12, start_period_s=5)
         self.container = docker.Container(
             name,
-            **baseline_args(image=image.image_id, stack=stack, component="cache", limits=settings.limits,
+            **baseline_args(image=image.image_id, stack=stack, component="cache", role="cache", limits=settings.limits,
                             healthcheck=check, command=["redis-server", CONFIG_FILE]),
             uploads=uploads([password_file, config_file]),
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path="/data")],

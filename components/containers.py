@@ -67,6 +67,7 @@ def baseline_args(
     component: str,
     limits: Limits,
     healthcheck: Healthcheck,
+    role: str = "service",
     restart: str = "unless-stopped",
     command: Optional[Sequence[str]] = None,
 ) -> dict:
@@ -74,7 +75,7 @@ def baseline_args(
     return {
         "image": image,
         "command": list(command) if command else None,
-        "labels": labels(stack, component),
+        "labels": labels(stack, component, role),
         "healthcheck": healthcheck_args(healthcheck),
         "restart": restart,
         "log_driver": "json-file",

@@ -29,7 +29,7 @@ class Database(pulumi.ComponentResource):
         password_file = SecretFile(secret_path("postgres_password"), password)
         self.container = docker.Container(
             name,
-            **baseline_args(image=image.image_id, stack=stack, component="database", limits=settings.limits,
+            **baseline_args(image=image.image_id, stack=stack, component="database", role="database", limits=settings.limits,
                             healthcheck=check, command=["postgres", "-c", f"max_connections={settings.max_connections}"]),
             envs=[f"POSTGRES_DB={settings.name}", f"POSTGRES_USER={settings.user}",
                   f"POSTGRES_PASSWORD_FILE={password_file.path}", f"PGDATA={DATA_DIR}/pgdata"],

@@ -98,7 +98,7 @@ class ReverseProxy(pulumi.ComponentResource):
                  SecretFile(KEY_FILE, pulumi.Output.secret(certificate.key_pem))]
         self.container = docker.Container(
             name,
-            **baseline_args(image=image.image_id, stack=stack, component="proxy", limits=settings.limits,
+            **baseline_args(image=image.image_id, stack=stack, component="proxy", role="proxy", limits=settings.limits,
                             healthcheck=settings.healthcheck,
                             command=["caddy", "run", "--config", CONFIG_FILE, "--adapter", "caddyfile"]),
             uploads=uploads(files),

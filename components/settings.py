@@ -9,7 +9,6 @@ before any resource is registered.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Mapping, Optional, Union
 
@@ -17,11 +16,10 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from .secret_names import looks_secret
+
 NAMESPACE = "preflight"
 KNOWN_STACKS = ("production", "staging", "local")
-SECRET_WORDS = {"SECRET", "SECRETS", "PASSWORD", "PASSWD", "PASSPHRASE", "TOKEN", "CREDENTIAL", "CREDENTIALS", "DSN",
-                "APIKEY"}
-SECRET_WORD_PAIRS = {("API", "KEY"), ("PRIVATE", "KEY"), ("ACCESS", "KEY"), ("SIGNING", "KEY"), ("ENCRYPTION", "KEY")}
 # Secrets the platform generates and wires itself; users reference them, never declare them.
 PLATFORM_SECRETS = ("postgres_password", "redis_password", "database_url", "redis_url")
 
@@ -34,12 +32,6 @@ ImageRef = Annotated[
     str, Field(pattern=r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
 ]
 Port = Annotated[int, Field(ge=1, le=65535)]
-
-
-def looks_secret(key: str) -> bool:
-    """True for names like JWT_SECRET, dbPassword, STRIPE_API_KEY; false for TOKENIZER_MODEL."""
-    words = re.sub(r"[^A-Za-z0-9]+", " ", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", key)).upper().split()
-    return bool(SECRET_WORDS & set(words)) or any(pair in SECRET_WORD_PAIRS for pair in zip(words, words[1:]))
 
 
 class Strict(BaseModel):
