@@ -1,0 +1,5 @@
+"""The preflight rules, by concern. The pack, the README table and the tests all read ALL_RULES."""
+
+from . import containers, data, edge, environments, host, security
+
+ALL_RULES = [*security.RULES, *data.RULES, *containers.RULES, *edge.RULES, *host.RULES, *environments.RULES]

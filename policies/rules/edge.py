@@ -1,0 +1,145 @@
+"""The Cloudflare edge: TLS mode, HTTPS, minimum TLS, HSTS, proxied records, rate limiting."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator, Mapping, Sequence
+
+from pulumi_policy import PolicyResource, Severity
+
+from .base import CONTAINER, Rule, number, of_type, role
+from .security import HSTS_MIN_AGE, proxy_config
+
+ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
+DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
+RULESET = "cloudflare:index/ruleset:Ruleset"
+PROXIABLE = ("A", "AAAA", "CNAME")
+MIN_TLS = (1, 2)
+REQUIRED_SETTINGS = ("ssl", "always_use_https", "min_tls_version", "security_header")
+MITIGATIONS = ("block", "managed_challenge", "challenge", "js_challenge")
+
+
+def setting(props: Mapping[str, Any], setting_id: str) -> tuple[bool, Any]:
+    applies = props.get("settingId") == setting_id
+    return applies, (props.get("value") if applies else None)
+
+
+def ssl_strict(props: Mapping[str, Any]) -> Iterator[str]:
+    applies, value = setting(props, "ssl")
+    if applies and value != "strict":
+        yield f"set SSL mode to 'strict' (Full (strict)) — is {value!r}; anything less accepts a forged origin certificate"
+
+
+def always_https(props: Mapping[str, Any]) -> Iterator[str]:
+    applies, value = setting(props, "always_use_https")
+    if applies and value != "on":
+        yield f"set always_use_https to 'on' (is {value!r})"
+
+
+def tls_version(text: Any) -> tuple[int, ...]:
+    """'1.2' -> (1, 2); compared as numbers so '1.3' passes a 1.2 minimum and '1.10' sorts after '1.9'."""
+    return tuple(int(part) for part in re.findall(r"\d+", str(text))) or (0,)
+
+
+def minimum_tls(props: Mapping[str, Any]) -> Iterator[str]:
+    applies, value = setting(props, "min_tls_version")
+    if applies and tls_version(value) < MIN_TLS:
+        yield f"raise min_tls_version to 1.2 or higher (is {value!r})"
+
+
+def tls_13(props: Mapping[str, Any]) -> Iterator[str]:
+    applies, value = setting(props, "tls_1_3")
+    if applies and value not in ("on", "zrt"):
+        yield f"turn TLS 1.3 on (tls_1_3: 'on', is {value!r})"
+
+
+def edge_hsts(props: Mapping[str, Any]) -> Iterator[str]:
+    applies, value = setting(props, "security_header")
+    if not applies:
+        return
+    hsts = (value or {}).get("strict_transport_security") or {}
+    if not hsts.get("enabled"):
+        yield "enable HSTS in the zone's security_header setting"
+    elif int(hsts.get("max_age") or 0) < HSTS_MIN_AGE or not hsts.get("include_subdomains"):
+        yield (f"set HSTS max_age >= {HSTS_MIN_AGE} with include_subdomains "
+               f"(is max_age {number(hsts.get('max_age'))}, include_subdomains {hsts.get('include_subdomains')})")
+
+
+def proxied_record(props: Mapping[str, Any]) -> Iterator[str]:
+    if props.get("type") in PROXIABLE and not props.get("proxied"):
+        yield f"set proxied: true on {props.get('name')!r} so traffic goes through Cloudflare's TLS, WAF and rate limits"
+
+
+def zones(resources: Sequence[PolicyResource]) -> dict[str, PolicyResource]:
+    """zone id -> the first record in it, for every zone the stack puts public records in."""
+    found: dict[str, PolicyResource] = {}
+    for record in of_type(resources, DNS_RECORD):
+        if record.props.get("type") in PROXIABLE:
+            found.setdefault(record.props.get("zoneId"), record)
+    return found
+
+
+def rate_limited(resources: Sequence[PolicyResource]):
+    limited = set()
+    for ruleset in of_type(resources, RULESET):
+        if ruleset.props.get("phase") == "http_ratelimit" and any(
+                r.get("ratelimit") and r.get("action") in MITIGATIONS and r.get("enabled", True)
+                for r in ruleset.props.get("rules") or []):
+            limited.add(ruleset.props.get("zoneId"))
+    for zone, record in zones(resources).items():
+        if zone not in limited:
+            yield ("add a rate-limiting ruleset (phase http_ratelimit, action block or managed_challenge) for the "
+                   f"API's authentication and write paths in zone {zone}", record)
+
+
+def zone_settings_present(resources: Sequence[PolicyResource]):
+    declared = {(s.props.get("zoneId"), s.props.get("settingId")) for s in of_type(resources, ZONE_SETTING)}
+    for zone, record in zones(resources).items():
+        missing = [s for s in REQUIRED_SETTINGS if (zone, s) not in declared]
+        if missing:
+            yield (f"declare the zone settings {', '.join(missing)} for zone {zone}; Cloudflare's defaults "
+                   "do not force HTTPS or strict TLS", record)
+
+
+def same_host(route: str, record: str) -> bool:
+    return route == record or route.startswith(record + ".")  # a record name may be relative to the zone
+
+
+def hostnames_routed(resources: Sequence[PolicyResource]):
+    proxies = [c for c in of_type(resources, CONTAINER) if role(c.props) == "proxy"]
+    records = [r for r in of_type(resources, DNS_RECORD) if r.props.get("type") in PROXIABLE]
+    if not proxies or not records:
+        return
+    routes = {h for p in proxies for h in re.findall(r"^https://([a-z0-9.-]+)[:\s{]", proxy_config(p.props), re.M)}
+    for route in sorted(routes):
+        if not any(same_host(route, r.props.get("name") or "") for r in records):
+            yield f"the proxy serves {route} but no DNS record points at it; add one", proxies[0]
+    for record in records:
+        if not any(same_host(route, record.props.get("name") or "") for route in routes):
+            yield f"DNS record {record.props.get('name')} has no route at the proxy; add a route or remove the record", record
+
+
+def _rule(id, description, severity, checklist, check, types=(), **kw) -> Rule:
+    return Rule(id, "edge", description, severity, checklist, tuple(types), check=check, **kw)
+
+
+RULES = [
+    _rule("PF-EDGE-001", "Cloudflare SSL mode is Full (strict).", Severity.CRITICAL, "HTTPS forced",
+          ssl_strict, types=(ZONE_SETTING,)),
+    _rule("PF-EDGE-002", "Cloudflare always redirects to HTTPS.", Severity.HIGH, "HTTPS forced",
+          always_https, types=(ZONE_SETTING,)),
+    _rule("PF-EDGE-003", "Minimum TLS version is 1.2 or higher.", Severity.HIGH,
+          "minimum TLS >= 1.2 (compare with >=, 1.3 passes)", minimum_tls, types=(ZONE_SETTING,)),
+    _rule("PF-EDGE-004", f"The zone sends HSTS with max-age >= {HSTS_MIN_AGE} and includeSubDomains.", Severity.HIGH,
+          "HSTS max-age >= 31536000", edge_hsts, types=(ZONE_SETTING,)),
+    _rule("PF-EDGE-005", "TLS 1.3 is on.", Severity.LOW, "minimum TLS >= 1.2 (compare with >=, 1.3 passes)",
+          tls_13, types=(ZONE_SETTING,)),
+    _rule("PF-EDGE-006", "Public A, AAAA and CNAME records are proxied by Cloudflare.", Severity.HIGH,
+          "HTTPS forced; rate limiting on the API", proxied_record, types=(DNS_RECORD,)),
+    _rule("PF-EDGE-007", "Every public zone has a rate-limiting rule.", Severity.HIGH, "rate limiting on the API",
+          rate_limited),
+    _rule("PF-EDGE-008", "Every public zone declares its TLS, HTTPS and HSTS settings.", Severity.HIGH,
+          "HTTPS forced, HSTS max-age >= 31536000, minimum TLS >= 1.2", zone_settings_present),
+    _rule("PF-EDGE-009", "Every public hostname has a DNS record and a proxy route.", Severity.MEDIUM,
+          "HTTPS forced", hostnames_routed),
+]

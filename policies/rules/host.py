@@ -1,0 +1,124 @@
+"""Hetzner Cloud hosts: firewall openings, SSH, backups, protection, stable addresses."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping, Sequence
+
+from pulumi_policy import PolicyResource, Severity
+
+from .base import Rule, of_type
+from .data import HCLOUD_PRIMARY_IP, HCLOUD_SERVER, HCLOUD_VOLUME
+
+FIREWALL = "hcloud:index/firewall:Firewall"
+FIREWALL_ATTACHMENT = "hcloud:index/firewallAttachment:FirewallAttachment"
+WORLD = ("0.0.0.0/0", "::/0")
+PUBLIC_PORTS = {80, 443}
+SSH_PORT = 22
+DATA_PORTS = {5432: "Postgres", 6379: "Redis", 3306: "MySQL", 27017: "MongoDB", 11211: "memcached", 9200: "Elasticsearch"}
+
+
+def inbound_rules(props: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [r for r in props.get("rules") or [] if (r.get("direction") or "in") == "in"]
+
+
+def port_range(rule: Mapping[str, Any]) -> range:
+    """'22' -> 22..22, '8000-9000' -> 8000..9000, 'any' or missing -> every port."""
+    port = str(rule.get("port") or "any")
+    if port == "any":
+        return range(1, 65536)
+    low, _, high = port.partition("-")
+    return range(int(low), int(high or low) + 1)
+
+
+def opens(rule: Mapping[str, Any], port: int) -> bool:
+    return rule.get("protocol") in ("tcp", "udp") and port in port_range(rule)
+
+
+def ssh_from_admins_only(props: Mapping[str, Any]) -> Iterator[str]:
+    for rule in inbound_rules(props):
+        world = [ip for ip in rule.get("sourceIps") or [] if ip in WORLD]
+        if opens(rule, SSH_PORT) and world:
+            yield f"SSH (22) is open to {', '.join(world)}; admit only the admin CIDRs (settings: host.admin_cidrs)"
+
+
+def no_data_ports(props: Mapping[str, Any]) -> Iterator[str]:
+    for rule in inbound_rules(props):
+        for port, service in DATA_PORTS.items():
+            if opens(rule, port):
+                yield f"the firewall opens {service} ({port}/{rule.get('protocol')}); close it — data services stay internal"
+
+
+def only_web_and_ssh(props: Mapping[str, Any]) -> Iterator[str]:
+    for rule in inbound_rules(props):
+        if rule.get("protocol") not in ("tcp", "udp"):
+            continue
+        extra = set(port_range(rule)) - PUBLIC_PORTS - {SSH_PORT} - set(DATA_PORTS)  # data ports: PF-HOST-002
+        if extra:
+            yield f"inbound rule {rule.get('protocol')}/{rule.get('port') or 'any'} opens more than 22, 80 and 443; remove it"
+
+
+def key_only_ssh(props: Mapping[str, Any]) -> Iterator[str]:
+    if not props.get("sshKeys"):
+        yield "give the server at least one SSH key (settings: host.ssh_public_keys); password login stays off"
+    user_data = props.get("userData") or ""
+    if "ssh_pwauth: false" not in user_data and "PasswordAuthentication no" not in user_data:
+        yield "cloud-init must turn off SSH password login (ssh_pwauth: false)"
+    if "disable_root: true" not in user_data and "PermitRootLogin no" not in user_data:
+        yield "cloud-init must turn off root SSH login (disable_root: true)"
+
+
+def server_backups(props: Mapping[str, Any]) -> Iterator[str]:
+    if not props.get("backups"):
+        yield "turn on server backups (backups: true) for the production server"
+
+
+def deletion_protection(props: Mapping[str, Any]) -> Iterator[str]:
+    if not props.get("deleteProtection"):
+        yield "turn on deleteProtection so the resource cannot be deleted by mistake"
+    if "rebuildProtection" in props and not props.get("rebuildProtection"):
+        yield "turn on rebuildProtection so the server's disk cannot be wiped by a rebuild"
+
+
+def stable_address(props: Mapping[str, Any]) -> Iterator[str]:
+    if props.get("autoDelete", True):
+        yield "set autoDelete: false so the address survives a server rebuild and DNS stays valid"
+
+
+def every_server_has_firewall(resources: Sequence[PolicyResource]):
+    firewalls = of_type(resources, FIREWALL, FIREWALL_ATTACHMENT)
+    # A firewall (or attachment) that names a server in applyTos/serverIds depends on it.
+    covered = {dep.urn for fw in firewalls for deps in fw.property_dependencies.values() for dep in deps}
+    firewall_urns = {fw.urn for fw in firewalls}
+    for server in of_type(resources, HCLOUD_SERVER):
+        if server.urn in covered or {d.urn for d in server.property_dependencies.get("firewallIds", [])} & firewall_urns:
+            continue
+        if not server.props.get("firewallIds"):
+            yield f"attach a firewall to {server.name} (firewallIds) — nothing filters its inbound traffic", server
+
+
+def _rule(id, description, severity, checklist, check, types=(), **kw) -> Rule:
+    return Rule(id, "host", description, severity, checklist, tuple(types), check=check, **kw)
+
+
+RULES = [
+    _rule("PF-HOST-001", "SSH is admitted only from admin CIDRs.", Severity.CRITICAL,
+          "SSH only from admin CIDRs, key-only", ssh_from_admins_only, types=(FIREWALL,)),
+    _rule("PF-HOST-002", "The firewall opens no database or cache port.", Severity.CRITICAL,
+          "Postgres/Redis reachable only on an internal network (no published port, no firewall opening)",
+          no_data_ports, types=(FIREWALL,)),
+    _rule("PF-HOST-003", "The firewall admits only 22, 80 and 443.", Severity.HIGH,
+          "Postgres/Redis reachable only on an internal network (no published port, no firewall opening)",
+          only_web_and_ssh, types=(FIREWALL,)),
+    _rule("PF-HOST-004", "Every server has a firewall.", Severity.CRITICAL,
+          "SSH only from admin CIDRs, key-only", every_server_has_firewall),
+    _rule("PF-HOST-005", "Servers allow key-only SSH and no root login.", Severity.CRITICAL,
+          "SSH only from admin CIDRs, key-only", key_only_ssh, types=(HCLOUD_SERVER,)),
+    _rule("PF-HOST-006", "Server backups are on.", Severity.HIGH, "server backups on in production",
+          server_backups, types=(HCLOUD_SERVER,), production_only=True),
+    _rule("PF-HOST-007", "Servers, volumes and primary IPs have deletion protection.", Severity.HIGH,
+          "`protect`/deletion protection on stateful resources in production", deletion_protection,
+          types=(HCLOUD_SERVER, HCLOUD_VOLUME, HCLOUD_PRIMARY_IP), production_only=True),
+    _rule("PF-HOST-008", "Primary IPs outlive the server.", Severity.MEDIUM,
+          "Postgres data on a persistent volume that survives container and server replacement",
+          stable_address, types=(HCLOUD_PRIMARY_IP,)),
+]

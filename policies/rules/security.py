@@ -1,0 +1,125 @@
+"""Security: secrets never in plain env or labels, strong generated secrets, CORS, debug, proxy headers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator, Mapping
+
+from pulumi_policy import Severity
+
+from components.secret_names import looks_secret
+
+from .base import CONTAINER, Rule, env_items, label_map, number, role
+
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+RANDOM_STRING = "random:index/randomString:RandomString"
+MIN_SECRET_LENGTH = 32
+HSTS_MIN_AGE = 31536000
+TRUTHY = ("1", "true", "yes", "on")
+DEBUG_PATHS = ("/debug", "/_debug", "/__debug__", "/pprof", "/debug/pprof", "/actuator", "/_profiler", "/phpinfo")
+REQUIRED_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY or SAMEORIGIN",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Content-Security-Policy": "a policy for your app",
+}
+
+
+def plain_secret_env(props: Mapping[str, Any]) -> Iterator[str]:
+    for key, value in env_items(props):
+        if looks_secret(key) and not key.endswith("_FILE") and value:
+            yield (f"env {key} carries a secret in plain text (visible in `docker inspect` and the state); "
+                   f"deliver it as a file: settings secret_env -> /run/secrets/<name> and {key}_FILE")
+
+
+def plain_secret_labels(props: Mapping[str, Any]) -> Iterator[str]:
+    for key, value in label_map(props).items():
+        if looks_secret(key) and value:
+            yield f"label {key} looks like a secret; labels are public metadata, remove it"
+
+
+def generated_secret_length(props: Mapping[str, Any]) -> Iterator[str]:
+    length = props.get("length") or 0
+    if length < MIN_SECRET_LENGTH:
+        yield f"generate at least {MIN_SECRET_LENGTH} characters (length is {number(length)}); settings: secrets.<name>.length"
+
+
+def cors_origins(props: Mapping[str, Any]) -> Iterator[str]:
+    for key, value in env_items(props):
+        if "CORS" in key.upper() and "ORIGIN" in key.upper():
+            origins = [o.strip() for o in re.split(r"[,\s]+", value) if o.strip()]
+            if not origins or any("*" in o for o in origins):
+                yield f"env {key}={value!r}: list the exact origins (https://app.example.com), never '*'"
+
+
+def debug_off(props: Mapping[str, Any]) -> Iterator[str]:
+    for key, value in env_items(props):
+        upper = key.upper()
+        if (upper == "DEBUG" or upper.endswith("_DEBUG")) and value.strip().lower() in TRUTHY:
+            yield f"env {key}={value!r}: turn debug off in production (remove it or set it to 0/false)"
+        if upper in ("NODE_ENV", "APP_ENV", "ENVIRONMENT", "FLASK_ENV", "RAILS_ENV") and value.lower() in ("development", "dev"):
+            yield f"env {key}={value!r}: production must not run in development mode"
+
+
+def proxy_config(props: Mapping[str, Any]) -> str:
+    """The proxy's own config file (Caddyfile or nginx.conf) as uploaded into the container."""
+    if role(props) != "proxy":
+        return ""
+    return "\n".join(u.get("content") or "" for u in props.get("uploads") or []
+                     if re.search(r"(Caddyfile|nginx\.conf|\.caddy)$", u.get("file") or ""))
+
+
+def hsts_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
+    config = proxy_config(props)
+    if not config:
+        return
+    ages = [int(age) for age in re.findall(r"Strict-Transport-Security\"?\s+\"?max-age=(\d+)", config)]
+    if not ages or min(ages) < HSTS_MIN_AGE:
+        yield f"send Strict-Transport-Security with max-age >= {HSTS_MIN_AGE} (settings: proxy.hsts_max_age_s)"
+
+
+def security_headers_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
+    config = proxy_config(props)
+    if not config:
+        return
+    for header, expected in REQUIRED_HEADERS.items():
+        if header not in config:
+            yield f"the proxy does not send {header}; add it ({expected})"
+
+
+def https_redirect_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
+    config = proxy_config(props)
+    if config and not re.search(r"redir\s+https://|return\s+30[18]\s+https://", config):
+        yield "redirect every http:// request to https:// at the proxy (308)"
+
+
+def no_debug_routes(props: Mapping[str, Any]) -> Iterator[str]:
+    config = proxy_config(props)
+    for path in DEBUG_PATHS:
+        if re.search(rf"(handle|handle_path|route|location|reverse_proxy)\s+[^\n{{]*{re.escape(path)}(/|\*|\s|$)", config):
+            yield f"the proxy routes {path}: do not expose debug endpoints in production"
+
+
+def _rule(id, description, severity, checklist, check, types=(CONTAINER,), **kw) -> Rule:
+    return Rule(id, "security", description, severity, checklist, tuple(types), check=check, **kw)
+
+
+RULES = [
+    _rule("PF-SEC-001", "No secret-looking environment variable holds a plain value.", Severity.CRITICAL,
+          "no secret in plaintext (config, env, labels)", plain_secret_env),
+    _rule("PF-SEC-002", "No secret-looking container label.", Severity.HIGH,
+          "no secret in plaintext (config, env, labels)", plain_secret_labels),
+    _rule("PF-SEC-003", f"Generated secrets are at least {MIN_SECRET_LENGTH} characters.", Severity.HIGH,
+          "JWT/app secrets >= 32 random chars", generated_secret_length, types=(RANDOM_PASSWORD, RANDOM_STRING)),
+    _rule("PF-SEC-004", "CORS origins are explicit, never '*'.", Severity.HIGH,
+          "CORS origins explicit (no `*`) in production", cors_origins, production_only=True),
+    _rule("PF-SEC-005", "DEBUG and development mode are off.", Severity.HIGH,
+          "debug routes and DEBUG off in production", debug_off, production_only=True),
+    _rule("PF-SEC-006", "The proxy exposes no debug routes.", Severity.HIGH,
+          "debug routes and DEBUG off in production", no_debug_routes, production_only=True),
+    _rule("PF-SEC-007", f"The proxy sends HSTS with max-age >= {HSTS_MIN_AGE}.", Severity.HIGH,
+          "HTTPS forced, HSTS max-age >= 31536000", hsts_at_proxy),
+    _rule("PF-SEC-008", "The proxy sends the security headers.", Severity.MEDIUM,
+          "security headers at the proxy", security_headers_at_proxy),
+    _rule("PF-SEC-009", "The proxy redirects HTTP to HTTPS.", Severity.HIGH, "HTTPS forced", https_redirect_at_proxy),
+]

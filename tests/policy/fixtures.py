@@ -1,0 +1,80 @@
+"""A compliant production stack, resource by resource, with the inputs the engine would hand the pack.
+
+Each failing case in the tests is this baseline with one mutation.
+"""
+
+from __future__ import annotations
+
+from components.proxy import ProxyRoute, render_caddyfile
+from components.settings import ProxySettings
+
+from .harness import Res
+
+C = "docker:index/container:Container"
+ZONE = "0123456789abcdef0123456789abcdef"
+USER_DATA = "#cloud-config\nssh_pwauth: false\ndisable_root: true\nusers:\n  - name: deploy\n"
+CADDYFILE = render_caddyfile(ProxySettings(), [ProxyRoute("api.example.com", "/", "api:8000", "/health")])
+
+
+def labels(role: str, stack: str = "production") -> list[dict[str, str]]:
+    return [{"label": "preflight.role", "value": role}, {"label": "preflight.stack", "value": stack}]
+
+
+def container(name: str, role: str, stack: str, protect: bool = False, **props) -> Res:
+    base = {
+        "name": name, "image": f"sha256:{name}", "labels": labels(role, stack), "mustRun": True, "wait": True,
+        "healthcheck": {"tests": ["CMD", "true"], "interval": "10s"}, "memory": 256, "memorySwap": 256,
+        "cpus": "0.5", "restart": "unless-stopped", "logDriver": "json-file",
+        "logOpts": {"max-size": "10m", "max-file": "3"}, "securityOpts": ["no-new-privileges:true"],
+        "networksAdvanced": [{"name": "internal", "aliases": [name]}],
+    }
+    return Res(C, name, {**base, **props}, protect=protect, deps={"networksAdvanced": ["internal"]})
+
+
+def production(stack: str = "production") -> list[Res]:
+    """A compliant production stack; `stack` names the stack it is previewed as."""
+    return [
+        Res("docker:index/network:Network", "internal", {"name": "internal", "internal": True}),
+        Res("docker:index/network:Network", "edge", {"name": "edge"}),
+        Res("docker:index/volume:Volume", "postgres-data", {"name": "postgres-data"}, protect=True),
+        Res("docker:index/remoteImage:RemoteImage", "postgres-image", {"name": "postgres:16.4-bookworm"}),
+        Res("docker:index/remoteImage:RemoteImage", "api-image", {"name": "ghcr.io/acme/api:1.4.2"}),
+        Res("random:index/randomPassword:RandomPassword", "jwt-secret", {"length": 64, "special": False}),
+        container("postgres", "database", stack, protect=True,
+                  command=["postgres", "-c", "max_connections=100"],
+                  envs=["POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password"],
+                  volumes=[{"volumeName": "postgres-data", "containerPath": "/var/lib/postgresql/data"}]),
+        container("redis", "cache", stack, protect=True),
+        container("api", "service", stack, envs=["JWT_SECRET_FILE=/run/secrets/jwt_secret",
+                                          "CORS_ALLOWED_ORIGINS=https://app.example.com", "DEBUG=0"],
+                  networksAdvanced=[{"name": "internal"}, {"name": "edge"}]),
+        container("api-migrate", "migration", stack, attach=True, mustRun=False, restart="no", wait=False),
+        container("backup", "backup", stack, envs=["BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14"]),
+        container("proxy", "proxy", stack, uploads=[{"file": "/etc/preflight/Caddyfile", "content": CADDYFILE}],
+                  ports=[{"internal": 443, "external": 443}, {"internal": 80, "external": 80}],
+                  networksAdvanced=[{"name": "edge"}]),
+        Res("hcloud:index/firewall:Firewall", "firewall", {"rules": [
+            {"direction": "in", "protocol": "tcp", "port": "22", "sourceIps": ["203.0.113.0/24"]},
+            {"direction": "in", "protocol": "tcp", "port": "443", "sourceIps": ["173.245.48.0/20"]},
+            {"direction": "in", "protocol": "tcp", "port": "80", "sourceIps": ["173.245.48.0/20"]},
+            {"direction": "in", "protocol": "icmp", "sourceIps": ["0.0.0.0/0", "::/0"]},
+        ]}),
+        Res("hcloud:index/primaryIp:PrimaryIp", "ipv4", {"type": "ipv4", "autoDelete": False,
+                                                           "deleteProtection": True}, protect=True),
+        Res("hcloud:index/volume:Volume", "data", {"size": 50, "deleteProtection": True}, protect=True),
+        Res("hcloud:index/server:Server", "server", {
+            "serverType": "cx32", "image": "debian-12", "location": "fsn1", "backups": True,
+            "deleteProtection": True, "rebuildProtection": True, "sshKeys": ["deploy"], "userData": USER_DATA,
+            "firewallIds": [1], "labels": {"stack": stack}}, protect=True, deps={"firewallIds": ["firewall"]}),
+        *[Res("cloudflare:index/zoneSetting:ZoneSetting", f"zone-{sid}", {"zoneId": ZONE, "settingId": sid, "value": v})
+          for sid, v in [("ssl", "strict"), ("always_use_https", "on"), ("min_tls_version", "1.2"), ("tls_1_3", "on"),
+                         ("security_header", {"strict_transport_security": {
+                             "enabled": True, "max_age": 31536000, "include_subdomains": True, "nosniff": True}})]],
+        Res("cloudflare:index/dnsRecord:DnsRecord", "api-a", {"zoneId": ZONE, "name": "api.example.com", "type": "A",
+                                                                "content": "192.0.2.10", "proxied": True, "ttl": 1}),
+        Res("cloudflare:index/ruleset:Ruleset", "rate-limit", {
+            "zoneId": ZONE, "kind": "zone", "phase": "http_ratelimit", "name": "api",
+            "rules": [{"action": "block", "expression": "http.request.uri.path matches \"^/auth\"",
+                       "ratelimit": {"characteristics": ["ip.src", "cf.colo.id"], "period": 60,
+                                     "requestsPerPeriod": 20, "mitigationTimeout": 600}}]}),
+    ]

@@ -1,0 +1,187 @@
+"""Every rule: the compliant baseline passes; each mutation fails with that rule's id and message."""
+
+from __future__ import annotations
+
+import pytest
+
+from .fixtures import CADDYFILE, ZONE, production
+from .harness import ALL_RULES, UNKNOWN, Pack, Res, mutated
+
+
+def setp(**values):
+    return lambda res: res.props.update(values)
+
+
+def env(*entries):
+    return setp(envs=list(entries))
+
+
+def firewall_rule(port, sources=("0.0.0.0/0",), protocol="tcp"):
+    return lambda res: res.props["rules"].append(
+        {"direction": "in", "protocol": protocol, "port": port, "sourceIps": list(sources)})
+
+
+def zone(setting_id, value):
+    return ("zone-" + setting_id, setp(value=value))
+
+
+def drop(name):
+    return lambda resources: [r for r in resources if r.name != name]
+
+
+# (rule, resource, mutation, words the message must contain)
+CASES = [
+    ("PF-SEC-001", "api", env("JWT_SECRET=hunter2hunter2"), "JWT_SECRET_FILE"),
+    ("PF-SEC-001", "api", env("STRIPE_API_KEY=sk_live_x"), "plain text"),
+    ("PF-SEC-002", "api", setp(labels=[{"label": "db_password", "value": "x"}]), "labels are public"),
+    ("PF-SEC-003", "jwt-secret", setp(length=16), "at least 32"),
+    ("PF-SEC-004", "api", env("CORS_ALLOWED_ORIGINS=*"), "never '*'"),
+    ("PF-SEC-004", "api", env("CORS_ORIGINS=https://a.example.com,https://*.example.com"), "exact origins"),
+    ("PF-SEC-005", "api", env("DEBUG=true"), "turn debug off"),
+    ("PF-SEC-005", "api", env("NODE_ENV=development"), "development mode"),
+    ("PF-SEC-006", "proxy", lambda r: r.props["uploads"][0].update(
+        content=CADDYFILE.replace("\thandle {", "\thandle /debug/* {\n\t\treverse_proxy api:8000\n\t}\n\thandle {")), "/debug"),
+    ("PF-SEC-007", "proxy", lambda r: r.props["uploads"][0].update(content=CADDYFILE.replace("max-age=31536000", "max-age=86400")),
+     ">= 31536000"),
+    ("PF-SEC-008", "proxy", lambda r: r.props["uploads"][0].update(content=CADDYFILE.replace("X-Frame-Options", "X-Other")),
+     "X-Frame-Options"),
+    ("PF-SEC-009", "proxy", lambda r: r.props["uploads"][0].update(content=CADDYFILE.replace("redir https://", "respond ")),
+     "https://"),
+    ("PF-DATA-001", "postgres", setp(ports=[{"internal": 5432, "external": 5432}]), "0.0.0.0:5432->5432"),
+    ("PF-DATA-001", "redis", setp(ports=[{"internal": 6379, "external": 6379, "ip": "127.0.0.1"}]), "internal Docker network"),
+    ("PF-DATA-002", "postgres", lambda r: r.deps.update(networksAdvanced=["edge"]), "not internal"),
+    ("PF-DATA-002", "redis", lambda r: (r.deps.clear(), r.props.update(networksAdvanced=[])), "internal Docker network"),
+    ("PF-DATA-003", "postgres", setp(volumes=[]), "named Docker volume"),
+    ("PF-DATA-003", "postgres", setp(volumes=[{"hostPath": "/srv/pg", "containerPath": "/var/lib/postgresql/data"}]), "named"),
+    ("PF-DATA-004", "postgres-data", lambda r: setattr(r, "protect", False), "protect=True"),
+    ("PF-DATA-004", "postgres", lambda r: setattr(r, "protect", False), "protect=True"),
+    ("PF-DATA-004", "server", lambda r: setattr(r, "protect", False), "protect=True"),
+    ("PF-DATA-005", "backup", env("BACKUP_INTERVAL_S=86400", "BACKUP_RETENTION_DAYS=14"), "at most 3600"),
+    ("PF-DATA-005", "backup", env("BACKUP_INTERVAL_S=3600"), "retention"),
+    ("PF-DATA-005", "backup", setp(labels=[]), "add a backup job"),
+    ("PF-DATA-006", "postgres", setp(command=["postgres"]), "max_connections"),
+    ("PF-CTR-001", "api", setp(healthcheck=None), "healthcheck"),
+    ("PF-CTR-001", "redis", setp(healthcheck={"tests": ["NONE"]}), "healthcheck"),
+    ("PF-CTR-002", "api", setp(memory=0), "memory limit"),
+    ("PF-CTR-002", "api", setp(memorySwap=-1), "memorySwap"),
+    ("PF-CTR-003", "postgres", setp(cpus=None), "CPU limit"),
+    ("PF-CTR-004", "api", setp(restart="no"), "unless-stopped"),
+    ("PF-CTR-005", "api", setp(logOpts={}), "max-size"),
+    ("PF-CTR-005", "api", setp(logDriver="none"), "rotate logs"),
+    ("PF-CTR-006", "api-image", setp(name="ghcr.io/acme/api:latest"), "never 'latest'"),
+    ("PF-CTR-006", "postgres-image", setp(name="postgres"), "pin the image"),
+    ("PF-CTR-006", "api", setp(image="registry.example.com:5000/api"), "pin the image"),
+    ("PF-CTR-007", "api", setp(privileged=True), "privileged"),
+    ("PF-CTR-008", "api", setp(volumes=[{"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock"}]),
+     "docker.sock"),
+    ("PF-CTR-008", "backup", setp(mounts=[{"type": "bind", "source": "/var/run/docker.sock", "target": "/s"}]), "root on the host"),
+    ("PF-CTR-009", "redis", setp(securityOpts=[]), "no-new-privileges"),
+    ("PF-CTR-010", "api", setp(user="root"), "non-root"),
+    ("PF-CTR-010", "api", setp(user="0:0"), "non-root"),
+    ("PF-CTR-011", "api", setp(wait=False), "wait: true"),
+    ("PF-EDGE-001", *zone("ssl", "full"), "'strict'"),
+    ("PF-EDGE-001", *zone("ssl", "flexible"), "forged origin"),
+    ("PF-EDGE-002", *zone("always_use_https", "off"), "'on'"),
+    ("PF-EDGE-003", *zone("min_tls_version", "1.0"), "1.2 or higher"),
+    ("PF-EDGE-003", *zone("min_tls_version", "1.1"), "is '1.1'"),
+    ("PF-EDGE-004", *zone("security_header", {"strict_transport_security": {"enabled": False}}), "enable HSTS"),
+    ("PF-EDGE-004", *zone("security_header", {"strict_transport_security": {
+        "enabled": True, "max_age": 86400, "include_subdomains": True}}), "max_age >= 31536000"),
+    ("PF-EDGE-004", *zone("security_header", {"strict_transport_security": {
+        "enabled": True, "max_age": 31536000, "include_subdomains": False}}), "include_subdomains"),
+    ("PF-EDGE-005", *zone("tls_1_3", "off"), "TLS 1.3"),
+    ("PF-EDGE-006", "api-a", setp(proxied=False), "proxied: true"),
+    ("PF-EDGE-007", "rate-limit", setp(phase="http_request_firewall_custom"), "rate-limiting ruleset"),
+    ("PF-EDGE-007", "rate-limit", lambda r: r.props["rules"][0].update(action="log"), "rate-limiting ruleset"),
+    ("PF-EDGE-008", "zone-ssl", setp(zoneId="another-zone"), "ssl"),
+    ("PF-EDGE-009", "api-a", setp(name="www.example.com"), "no route at the proxy"),
+    ("PF-HOST-001", "firewall", firewall_rule("22"), "admin CIDRs"),
+    ("PF-HOST-001", "firewall", firewall_rule("22", ["::/0"]), "::/0"),
+    ("PF-HOST-002", "firewall", firewall_rule("5432", ["10.0.0.0/8"]), "Postgres (5432"),
+    ("PF-HOST-002", "firewall", firewall_rule("6379", ["10.0.0.0/8"]), "Redis (6379"),
+    ("PF-HOST-003", "firewall", firewall_rule("8080"), "more than 22, 80 and 443"),
+    ("PF-HOST-004", "server", lambda r: (r.deps.clear(), r.props.update(firewallIds=[])), "attach a firewall"),
+    ("PF-HOST-005", "server", setp(sshKeys=[]), "SSH key"),
+    ("PF-HOST-005", "server", setp(userData="#cloud-config\ndisable_root: true\n"), "password login"),
+    ("PF-HOST-005", "server", setp(userData="#cloud-config\nssh_pwauth: false\n"), "root SSH login"),
+    ("PF-HOST-006", "server", setp(backups=False), "backups"),
+    ("PF-HOST-007", "data", setp(deleteProtection=False), "deleteProtection"),
+    ("PF-HOST-007", "server", setp(rebuildProtection=False), "rebuildProtection"),
+    ("PF-HOST-008", "ipv4", setp(autoDelete=True), "autoDelete: false"),
+    ("PF-ENV-001", "api", setp(labels=[{"label": "preflight.stack", "value": "staging"}]), "belongs to stack production"),
+    ("PF-ENV-001", "server", setp(labels={"stack": "staging"}), "another environment"),
+]
+
+
+@pytest.fixture(scope="module")
+def pack():
+    return Pack("production")
+
+
+def test_the_compliant_production_baseline_has_no_violation(pack):
+    outcome = pack.analyze(production())
+    assert outcome.violations == []
+    # Only the waivable-by-design edge cases may be not applicable; everything else really ran.
+    assert outcome.not_applicable == {}
+
+
+@pytest.mark.parametrize("rule,resource,change,words", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_each_mutation_fails_exactly_its_rule(pack, rule, resource, change, words):
+    outcome = pack.analyze(mutated(production(), resource, change))
+    assert outcome.rules() == {rule}, outcome.violations
+    assert any(words in v.message for v in outcome.violations), outcome.violations
+    assert {v.level for v in outcome.violations} == {"mandatory"}
+
+
+def test_every_rule_has_a_failing_case():
+    assert {r.id for r in ALL_RULES} == {c[0] for c in CASES}
+
+
+def test_a_missing_resource_is_caught_by_its_stack_rule(pack):
+    without_rate_limit = [r for r in production() if r.name != "rate-limit"]
+    assert pack.analyze(without_rate_limit).rules() == {"PF-EDGE-007"}
+    without_hsts_setting = [r for r in production() if r.name != "zone-security_header"]
+    assert pack.analyze(without_hsts_setting).rules() == {"PF-EDGE-008"}
+    without_backup = [r for r in production() if r.name != "backup"]
+    assert pack.analyze(without_backup).rules() == {"PF-DATA-005"}
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_tls_versions_compare_as_minimums(pack, version):
+    outcome = pack.analyze(mutated(production(), "zone-min_tls_version", setp(value=version)))
+    assert "PF-EDGE-003" not in outcome.rules()
+
+
+def test_unknown_values_make_a_rule_not_applicable_never_pass_or_fail(pack):
+    resources = mutated(production(), "api", env("JWT_SECRET_FILE=/run/secrets/jwt", UNKNOWN))
+    resources = mutated(resources, "api-image", setp(name=UNKNOWN))
+    outcome = pack.analyze(resources)
+    assert outcome.violations == []
+    assert "unknown at preview" in outcome.not_applicable["PF-SEC-001"]
+    assert "unknown at preview" in outcome.not_applicable["PF-CTR-006"]
+
+
+def test_violations_found_before_an_unknown_value_are_still_reported(pack):
+    outcome = pack.analyze(mutated(production(), "api", env("API_TOKEN=abc", UNKNOWN)))
+    assert outcome.rules() == {"PF-SEC-001"}
+
+
+def test_a_not_yet_known_network_leaves_the_stack_rule_not_applicable(pack):
+    resources = mutated(production(), "redis", lambda r: (r.deps.clear(), r.props.update(
+        networksAdvanced=[{"name": UNKNOWN}])))
+    outcome = pack.analyze(resources)
+    assert "PF-DATA-002" not in outcome.rules()
+
+
+def test_production_only_rules_do_not_apply_to_staging():
+    staging = Pack("staging")
+    resources = mutated(production("staging"), "api", env("CORS_ALLOWED_ORIGINS=*", "DEBUG=1"))
+    resources = mutated(resources, "api-image", setp(name="ghcr.io/acme/api:latest"))
+    outcome = staging.analyze(resources)
+    assert not {"PF-SEC-004", "PF-SEC-005", "PF-CTR-006"} & outcome.rules()
+    assert outcome.not_applicable["PF-SEC-004"] == "applies to the production stack only"
+
+
+def test_all_stack_rules_warn_in_staging_without_blocking():
+    outcome = Pack("staging").analyze(mutated(production("staging"), "postgres", setp(ports=[{"internal": 5432, "external": 5432}])))
+    assert [(v.rule, v.level) for v in outcome.violations] == [("PF-DATA-001", "advisory")]
