@@ -128,37 +128,43 @@ def go_download(module: str, version: str) -> Path:
     return Path(info["Dir"])
 
 
-def build_cli(version: str, target: Path) -> bool:
+def go_build(module: str, version: str, package: str, output: Path, mod_edits: list[str], what: str) -> bool:
+    """Build `package` of a downloaded module as its own main module (go.mod edited by `mod_edits`)."""
     if shutil.which("go") is None:
-        log("no Go toolchain; cannot build the CLI from modules")
+        log(f"no Go toolchain; cannot build {what} from modules")
         return False
     started = time.monotonic()
     try:
-        source = go_download("github.com/pulumi/pulumi/pkg/v3", f"v{version}")
+        source = go_download(module, version)
     except RuntimeError as error:
-        log(f"the Go module proxy does not serve the CLI source at v{version}: {error}")
+        log(f"the Go module proxy does not serve {module}@{version}: {error}")
         return False
     with tempfile.TemporaryDirectory() as scratch:
-        work = Path(scratch) / "pkg"
+        work = Path(scratch) / "src"
         shutil.copytree(source, work)
         for path in work.rglob("*"):
             path.chmod(path.stat().st_mode | 0o200)
-        # pkg/v3's go.mod points sdk/v3 at a sibling directory; use the released module instead.
-        edit = run(["go", "mod", "edit", "-dropreplace", "github.com/pulumi/pulumi/sdk/v3",
-                    "-require", f"github.com/pulumi/pulumi/sdk/v3@v{version}"], env=GO_ENV, cwd=work)
+        edit = run(["go", "mod", "edit", *mod_edits], env=GO_ENV, cwd=work)
         if edit.returncode != 0:
             log(f"go mod edit failed: {edit.stderr.strip()}")
             return False
-        target.mkdir(parents=True, exist_ok=True)
-        log(f"building the Pulumi CLI v{version} from Go modules (a few minutes on 2 cores)")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        log(f"building {what} from Go modules")
         build = run(["go", "build", "-trimpath", "-tags", "osusergo,grpcnotrace", "-ldflags",
-                     f"-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v{version}",
-                     "-o", str(target / "pulumi"), "./cmd/pulumi"], env=GO_ENV, cwd=work)
+                     f"-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version={version}",
+                     "-o", str(output), package], env=GO_ENV, cwd=work)
         if build.returncode != 0:
-            log(f"CLI build failed:\n{build.stderr[-3000:]}")
+            log(f"{what} build failed:\n{build.stderr[-3000:]}")
             return False
-    log(f"built the CLI in {time.monotonic() - started:.0f}s")
+    log(f"built {what} in {time.monotonic() - started:.0f}s")
     return True
+
+
+def build_cli(version: str, target: Path) -> bool:
+    # pkg/v3's go.mod points sdk/v3 at a sibling directory; use the released module instead.
+    return go_build("github.com/pulumi/pulumi/pkg/v3", f"v{version}", "./cmd/pulumi", target / "pulumi",
+                    ["-dropreplace", "github.com/pulumi/pulumi/sdk/v3", "-require", f"github.com/pulumi/pulumi/sdk/v3@v{version}"],
+                    f"the Pulumi CLI v{version} (a few minutes on 2 cores)")
 
 
 def acquire_cli(version: str) -> bool:
@@ -166,16 +172,27 @@ def acquire_cli(version: str) -> bool:
     return adopt_installed_cli(version, target) or download_release(version, target) or build_cli(version, target)
 
 
+# The language host became a module of its own after this release, and the proxy refuses that
+# module; up to here it is a package of sdk/v3, which the proxy serves. It runs programs of the
+# current SDK (the exec script below comes from the current release), but its RunPlugin reads
+# the request's `program` field, which current CLIs leave empty: Python policy packs do not start.
+IN_MODULE_HOST_SDK = "v3.68.0"
+
+
 def acquire_language_host(version: str) -> bool:
-    """The release tarball ships pulumi-language-python; a Go build needs its module from the proxy."""
-    module = "github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3"
-    try:
-        go_download(module, f"v{version}")
-    except RuntimeError as error:
-        log(f"pulumi-language-python: not in the release cache and the Go module proxy refuses {module} ({error})")
+    """Release tarball (via download_release) first; else the last in-module host, built from sdk/v3."""
+    target = cli_dir(version)
+    built = go_build("github.com/pulumi/pulumi/sdk/v3", IN_MODULE_HOST_SDK, "./python/cmd/pulumi-language-python",
+                     target / "pulumi-language-python", ["-dropreplace", "golang.org/x/text"],
+                     f"pulumi-language-python {IN_MODULE_HOST_SDK}")
+    if not built:
         return False
-    log("pulumi-language-python: module available, but building it is not implemented yet")
-    return False
+    # The scripts the host runs must match the installed SDK, so they come from the current release.
+    sdk = go_download("github.com/pulumi/pulumi/sdk/v3", f"v{version}") / "python"
+    for script in (sdk / "cmd" / "pulumi-language-python-exec", sdk / "dist" / "pulumi-resource-pulumi-python"):
+        shutil.copyfile(script, target / script.name)
+        (target / script.name).chmod(0o755)
+    return True
 
 
 # --- provider plugins ------------------------------------------------------------------------

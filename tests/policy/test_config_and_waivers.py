@@ -1,0 +1,117 @@
+"""Enforcement by stack comes from the config files; waivers need a resource and a written reason;
+the shipped local stack passes every rule."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import jsonschema
+import pytest
+
+from tests.mocks import build_stack
+from tests.stack_config import stack_config
+
+from .fixtures import production
+from .harness import ALL_RULES, POLICIES, Pack, Res, load_config, mutated
+from .test_rules import env
+
+CONFIG_FILES = sorted((POLICIES / "config").glob("*.json"))
+LEVELS = {"advisory", "mandatory", "disabled", "remediate"}
+CORS_STAR = env("CORS_ALLOWED_ORIGINS=*")
+
+
+def config_errors(config: dict) -> list[str]:
+    """What the engine would refuse in a `--policy-pack-config` file: unknown rules, bad levels,
+    properties that do not match the rule's config schema."""
+    schemas = {r.id: r.to_policy().config_schema for r in ALL_RULES}
+    errors = []
+    for key, value in config.items():
+        if key == "all":
+            errors += [] if value in LEVELS else [f"all: unknown level {value!r}"]
+            continue
+        if key not in schemas:
+            errors.append(f"{key}: no such rule")
+            continue
+        entry = {"enforcementLevel": value} if isinstance(value, str) else dict(value)
+        if entry.pop("enforcementLevel", "advisory") not in LEVELS:
+            errors.append(f"{key}: unknown level")
+        schema = {"type": "object", "properties": schemas[key].properties, "additionalProperties": False}
+        errors += [f"{key}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(entry)]
+    return errors
+
+
+def test_each_stack_has_a_config_file():
+    assert [f.stem for f in CONFIG_FILES] == ["local", "production", "staging"]
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda p: p.stem)
+def test_shipped_config_files_are_valid(path):
+    assert config_errors(json.loads(path.read_text())) == []
+
+
+def test_production_is_mandatory_and_the_others_advisory():
+    for stack, level in [("production", "mandatory"), ("staging", "advisory"), ("local", "advisory")]:
+        outcome = Pack(stack).analyze(mutated(production(stack), "postgres", lambda r: r.props.update(
+            ports=[{"internal": 5432, "external": 5432}])))
+        assert [(v.rule, v.level) for v in outcome.violations] == [("PF-DATA-001", level)]
+
+
+def test_a_waiver_with_a_reason_lifts_the_rule_for_that_resource_only():
+    reason = "the legacy admin UI needs any origin until it moves behind SSO (ticket OPS-142)"
+    config = {"all": "mandatory", "PF-SEC-004": {"waivers": [{"resource": "api", "reason": reason}]}}
+    assert config_errors(config) == []
+    pack = Pack("production", config)
+    waived = pack.analyze(mutated(production(), "api", CORS_STAR))
+    assert waived.violations == [] and reason in waived.not_applicable["PF-SEC-004"]
+    other = mutated(production(), "backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14",
+                                                "CORS_ORIGINS=*"))
+    assert pack.analyze(other).rules() == {"PF-SEC-004"}
+
+
+@pytest.mark.parametrize("waiver", [{"resource": "api"}, {"resource": "api", "reason": ""},
+                                    {"resource": "api", "reason": "          "}, {"reason": "no resource named"}])
+def test_a_waiver_without_a_reason_is_refused_and_not_honoured(waiver):
+    config = {"all": "mandatory", "PF-SEC-004": {"waivers": [waiver]}}
+    assert config_errors(config), "the engine must refuse this config"
+    assert Pack("production", config).analyze(mutated(production(), "api", CORS_STAR)).rules() == {"PF-SEC-004"}
+
+
+def test_a_config_naming_an_unknown_rule_is_refused():
+    assert config_errors({"PF-SEC-999": "mandatory"}) == ["PF-SEC-999: no such rule"]
+
+
+def local_resources() -> list[Res]:
+    """What the local stack registers, as the pack would see it at preview."""
+    built = build_stack("local", stack_config("local"))
+    resources = []
+    for r in built.mocks.resources:
+        props = dict(r.inputs)
+        if r.type == "docker:index/network:Network":
+            props.setdefault("name", r.name)  # the engine autonames it; the mocks answer with the resource name
+        resources.append(Res(r.type, r.name, props))
+    return resources
+
+
+def test_the_shipped_local_stack_breaks_no_rule():
+    outcome = Pack("local", load_config("local")).analyze(local_resources())
+    assert outcome.violations == []
+
+
+def test_the_local_stack_under_production_enforcement_only_lacks_production_safeguards():
+    """The same graph judged as production: only the production-only safeguards the local stack
+    leaves out on purpose (protection, backups) may fail; everything else holds by construction."""
+    resources = [Res(r.type, r.name, r.props, r.protect, r.deps) for r in local_resources()]
+    for r in resources:
+        r.props = json.loads(json.dumps(r.props).replace('"local"', '"production"'))
+    outcome = Pack("production").analyze(resources)
+    assert outcome.rules() <= {"PF-DATA-004", "PF-DATA-005"}, outcome.violations
+
+
+def test_the_readme_table_is_generated_from_the_rules():
+    sys.path.insert(0, str(POLICIES))
+    import rules_table
+
+    readme = (POLICIES.parent / "README.md").read_text()
+    assert rules_table.table() in readme
+    assert len(ALL_RULES) >= 25 and all(f"| {r.id} |" in readme for r in ALL_RULES)
