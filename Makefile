@@ -7,7 +7,7 @@ APP_IMAGE := preflight-sample-app:0.1.0
 # The local stack's state passphrase; production and staging must set their own.
 export PULUMI_CONFIG_PASSPHRASE ?= preflight-local
 
-.PHONY: setup test-deps toolchain engine-check up destroy test
+.PHONY: setup test-deps engine toolchain engine-check up destroy test
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ setup: $(VENV)/.installed
 
 test-deps: setup
 	bash scripts/test-deps.sh $(PY)
+
+# The CLI and the Python language host only: enough for the engine tests, which stop before any provider.
+engine: setup
+	$(PY) scripts/toolchain.py ensure --engine-only
 
 toolchain: setup
 	$(PY) scripts/toolchain.py ensure
@@ -36,5 +40,5 @@ up: toolchain
 destroy: setup
 	eval "$$($(PY) scripts/toolchain.py env)" && pulumi destroy --stack local --yes
 
-test: setup test-deps
+test: setup test-deps engine
 	$(PY) -m pytest tests -q

@@ -242,10 +242,11 @@ def report(version: str, plugins: list[Plugin], missing: list[str]) -> int:
     return EXIT_INCOMPLETE
 
 
-def ensure(check_only: bool) -> int:
-    """Each piece: present already, else (unless check_only) acquired, else reported missing."""
+def ensure(check_only: bool, engine_only: bool = False) -> int:
+    """Each piece: present already, else (unless check_only) acquired, else reported missing.
+    engine_only: just the CLI and the language host (enough for programs that stop before any provider)."""
     version = sdk_version()
-    plugins = required_plugins()
+    plugins = [] if engine_only else required_plugins()
     missing: list[str] = []
     has_cli = cli_version(cli_dir(version) / "pulumi") == version or (not check_only and acquire_cli(version))
     if not has_cli:
@@ -266,12 +267,13 @@ def ensure(check_only: bool) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["ensure", "check", "env"])
+    parser.add_argument("--engine-only", action="store_true", help="only the CLI and the Python language host")
     args = parser.parse_args()
     if args.command == "env":
         for key, value in engine_env().items():
             print(f"export {key}={json.dumps(value)}")
         return 0
-    return ensure(check_only=args.command == "check")
+    return ensure(check_only=args.command == "check", engine_only=args.engine_only)
 
 
 if __name__ == "__main__":
