@@ -45,7 +45,6 @@ WAIVER_SCHEMA = PolicyConfigSchema(properties={
 })
 
 ResourceCheck = Callable[[Mapping[str, Any]], Iterable[str]]
-StackCheck = Callable[[Sequence[PolicyResource]], Iterable[tuple[str, PolicyResource]]]
 
 
 @dataclass(frozen=True)
@@ -101,6 +100,13 @@ class Rule:
     def _skip_if_out_of_scope(self, args, stack: str) -> None:
         if self.production_only and stack != PRODUCTION:
             args.not_applicable(f"applies to the {PRODUCTION} stack only")
+
+
+def rule_maker(concern: str, default_types: tuple[str, ...] = ()) -> Callable[..., Rule]:
+    """A constructor for one concern's rules: positional id, description, severity, checklist, check."""
+    def make(id: str, description: str, severity: Severity, checklist: str, check, types=default_types, **kw) -> Rule:
+        return Rule(id, concern, description, severity, checklist, tuple(types), check=check, **kw)
+    return make
 
 
 def collect(run: Callable[[], Iterable[Any]]) -> tuple[list[Any], Optional[str]]:

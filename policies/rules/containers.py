@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping
 
 from pulumi_policy import Severity
 
-from .base import CONTAINER, REMOTE_IMAGE, Rule, long_running, number, role
+from .base import CONTAINER, REMOTE_IMAGE, long_running, number, role, rule_maker
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 ROTATING_DRIVERS = ("json-file", "local")
@@ -94,8 +94,7 @@ def waits_until_healthy(props: Mapping[str, Any]) -> Iterator[str]:
         yield "set wait: true so `up` only moves on (and the old release only goes) once the new container is healthy"
 
 
-def _rule(id: str, description: str, severity: Severity, checklist: str, check, types=(CONTAINER,), **kw) -> Rule:
-    return Rule(id, "containers", description, severity, checklist, tuple(types), check=check, **kw)
+_rule = rule_maker("containers", (CONTAINER,))
 
 
 RULES = [

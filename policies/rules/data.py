@@ -6,8 +6,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
-from .base import (CONTAINER, NETWORK, VOLUME, Rule, env_items, image_repository, is_data_container, is_one_shot, number,
-                   of_type, role)
+from .base import (CONTAINER, NETWORK, VOLUME, env_items, image_repository, is_data_container, is_one_shot, number,
+                   of_type, role, rule_maker)
 
 HCLOUD_SERVER = "hcloud:index/server:Server"
 HCLOUD_VOLUME = "hcloud:index/volume:Volume"
@@ -78,8 +78,7 @@ def connection_limit_set(props: Mapping[str, Any]) -> Iterator[str]:
         yield "set Postgres max_connections explicitly (settings: database.max_connections) and size pools to fit"
 
 
-def _rule(id, description, severity, checklist, check, types=(), **kw) -> Rule:
-    return Rule(id, "data", description, severity, checklist, tuple(types), check=check, **kw)
+_rule = rule_maker("data")
 
 
 RULES = [

@@ -7,7 +7,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from pulumi_policy import PolicyResource, Severity
 
-from .base import CONTAINER, Rule, number, of_type, role
+from .base import CONTAINER, number, of_type, role, rule_maker
 from .security import HSTS_MIN_AGE, proxy_config
 
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
@@ -119,8 +119,7 @@ def hostnames_routed(resources: Sequence[PolicyResource]):
             yield f"DNS record {record.props.get('name')} has no route at the proxy; add a route or remove the record", record
 
 
-def _rule(id, description, severity, checklist, check, types=(), **kw) -> Rule:
-    return Rule(id, "edge", description, severity, checklist, tuple(types), check=check, **kw)
+_rule = rule_maker("edge")
 
 
 RULES = [

@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from pulumi_policy import PolicyResource, Severity
 
-from .base import Rule, of_type
+from .base import of_type, rule_maker
 from .data import HCLOUD_PRIMARY_IP, HCLOUD_SERVER, HCLOUD_VOLUME
 
 FIREWALL = "hcloud:index/firewall:Firewall"
@@ -96,8 +96,7 @@ def every_server_has_firewall(resources: Sequence[PolicyResource]):
             yield f"attach a firewall to {server.name} (firewallIds) — nothing filters its inbound traffic", server
 
 
-def _rule(id, description, severity, checklist, check, types=(), **kw) -> Rule:
-    return Rule(id, "host", description, severity, checklist, tuple(types), check=check, **kw)
+_rule = rule_maker("host")
 
 
 RULES = [

@@ -9,7 +9,7 @@ from pulumi_policy import Severity
 
 from components.secret_names import looks_secret
 
-from .base import CONTAINER, Rule, env_items, label_map, number, role
+from .base import CONTAINER, env_items, label_map, number, role, rule_maker
 
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 RANDOM_STRING = "random:index/randomString:RandomString"
@@ -100,8 +100,7 @@ def no_debug_routes(props: Mapping[str, Any]) -> Iterator[str]:
             yield f"the proxy routes {path}: do not expose debug endpoints in production"
 
 
-def _rule(id, description, severity, checklist, check, types=(CONTAINER,), **kw) -> Rule:
-    return Rule(id, "security", description, severity, checklist, tuple(types), check=check, **kw)
+_rule = rule_maker("security", (CONTAINER,))
 
 
 RULES = [

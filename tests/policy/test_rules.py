@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from .fixtures import CADDYFILE, ZONE, production
-from .harness import ALL_RULES, UNKNOWN, Pack, Res, mutated
+from .fixtures import CADDYFILE, production
+from .harness import ALL_RULES, UNKNOWN, Pack, mutated
 
 
 def setp(**values):
