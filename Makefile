@@ -7,7 +7,7 @@ APP_IMAGE := preflight-sample-app:0.1.0
 # The local stack's state passphrase; production and staging must set their own.
 export PULUMI_CONFIG_PASSPHRASE ?= preflight-local
 
-.PHONY: setup test-deps engine toolchain engine-check up destroy test
+.PHONY: setup policy-venv test-deps engine toolchain engine-check up destroy test
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 setup: $(VENV)/.installed
+
+# The policy pack's own virtualenv, named in policies/PulumiPolicy.yaml.
+policies/venv/.installed: policies/requirements.txt
+	$(PYTHON) -m venv policies/venv
+	policies/venv/bin/python -m pip install --quiet -r policies/requirements.txt
+	touch $@
+
+policy-venv: policies/venv/.installed
 
 test-deps: setup
 	bash scripts/test-deps.sh $(PY)
