@@ -173,9 +173,9 @@ def role(props: Mapping[str, Any]) -> str:
     labelled = label_map(props).get("preflight.role")
     if labelled:
         return labelled
-    image = props.get("image") or ""
-    if image_repository(image) in DATA_IMAGES:
-        return "cache" if image_repository(image) in ("redis", "valkey", "memcached") else "database"
+    repository = image_repository(props.get("image") or "")
+    if repository in DATA_IMAGES:
+        return "cache" if repository in ("redis", "valkey", "memcached") else "database"
     return "service"
 
 

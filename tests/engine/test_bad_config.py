@@ -9,32 +9,26 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-TOOLCHAIN = [sys.executable, str(ROOT / "scripts" / "toolchain.py")]
-
+from scripts.toolchain import engine_env, ensure
+from tests.stack_config import ROOT
 
 PROGRAM = ["Pulumi.yaml", "__main__.py", "components"]
 
 
 @pytest.fixture(scope="module")
 def engine() -> dict[str, str]:
-    if subprocess.run([*TOOLCHAIN, "check", "--engine-only"], capture_output=True).returncode != 0:
+    if ensure(check_only=True, engine_only=True) != 0:
         pytest.fail("the Pulumi CLI or language host is missing: run `make test` (or "
                     "`.venv/bin/python scripts/toolchain.py ensure --engine-only`)")
-    exports = subprocess.run([*TOOLCHAIN, "env"], capture_output=True, text=True, check=True).stdout
-    env = dict(os.environ)
-    env.update({k: json.loads(v) for k, v in re.findall(r'^export (\w+)=(".*")$', exports, re.M)})
+    env = {**os.environ, **engine_env(), "PULUMI_CONFIG_PASSPHRASE": "engine-test"}
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
-    env["PULUMI_CONFIG_PASSPHRASE"] = "engine-test"
     return env
 
 
