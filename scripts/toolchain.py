@@ -26,11 +26,19 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import plugins as bridged  # noqa: E402  (scripts/ is not a package on the Makefile's command line)
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("PREFLIGHT_CACHE", Path.home() / ".cache" / "preflight"))
 RELEASES = "https://get.pulumi.com/releases"
-GO_ENV = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOSUMDB": "off"}
+GO_ENV = bridged.GO_ENV
 EXIT_INCOMPLETE = 3
+# Plugins no route here can supply and that the `local` stack does not use: their absence is
+# reported, not fatal (the cloud stacks' engine preview needs them; see the README).
+NOT_NEEDED_LOCALLY = {"cloudflare": "the Go module proxy refuses the Terraform cloudflare provider (v4, v5) and "
+                                    "pulumi-cloudflare's provider module; the edge is checked under mocks and by "
+                                    "the policy pack's harness"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,8 @@ def engine_env() -> dict[str, str]:
     """The variables every Pulumi invocation of this project runs with."""
     version = sdk_version()
     return {
-        "PATH": f"{cli_dir(version)}{os.pathsep}{os.environ.get('PATH', '')}",
+        # The served language host runs the `python3` it finds first: the project's virtualenv.
+        "PATH": os.pathsep.join([str(cli_dir(version)), str(ROOT / ".venv" / "bin"), os.environ.get("PATH", "")]),
         "PULUMI_HOME": str(CACHE / "pulumi-home"),
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
@@ -120,14 +129,6 @@ def download_release(version: str, target: Path) -> bool:
     return True
 
 
-def go_download(module: str, version: str) -> Path:
-    result = run(["go", "mod", "download", "-json", f"{module}@{version}"], env=GO_ENV, cwd=Path(tempfile.gettempdir()))
-    info = json.loads(result.stdout or "{}")
-    if result.returncode != 0 or "Dir" not in info:
-        raise RuntimeError(info.get("Error") or result.stderr.strip() or f"cannot download {module}@{version}")
-    return Path(info["Dir"])
-
-
 def go_build(module: str, version: str, package: str, output: Path, mod_edits: list[str], what: str) -> bool:
     """Build `package` of a downloaded module as its own main module (go.mod edited by `mod_edits`)."""
     if shutil.which("go") is None:
@@ -135,7 +136,7 @@ def go_build(module: str, version: str, package: str, output: Path, mod_edits: l
         return False
     started = time.monotonic()
     try:
-        source = go_download(module, version)
+        source = bridged.go_download(module, version)
     except RuntimeError as error:
         log(f"the Go module proxy does not serve {module}@{version}: {error}")
         return False
@@ -175,20 +176,31 @@ def acquire_cli(version: str) -> bool:
 # The language host became a module of its own after this release, and the proxy refuses that
 # module; up to here it is a package of sdk/v3, which the proxy serves. It runs programs of the
 # current SDK (the exec script below comes from the current release), but its RunPlugin reads
-# the request's `program` field, which current CLIs leave empty: Python policy packs do not start.
+# the request's `program` field, which current CLIs leave empty: Python policy packs would not
+# start. toolchain/language-host is a small adapter of ours, installed as pulumi-language-python,
+# that runs this host as pulumi-language-python-v3.68 and starts policy packs itself.
 IN_MODULE_HOST_SDK = "v3.68.0"
+INNER_HOST = "pulumi-language-python-v3.68"
 
 
 def acquire_language_host(version: str) -> bool:
-    """Release tarball (via download_release) first; else the last in-module host, built from sdk/v3."""
+    """Release tarball (via download_release) first; else the last in-module host, built from
+    sdk/v3, behind the adapter."""
     target = cli_dir(version)
-    built = go_build("github.com/pulumi/pulumi/sdk/v3", IN_MODULE_HOST_SDK, "./python/cmd/pulumi-language-python",
-                     target / "pulumi-language-python", ["-dropreplace", "golang.org/x/text"],
-                     f"pulumi-language-python {IN_MODULE_HOST_SDK}")
+    built = (target / INNER_HOST).exists() or go_build(
+        "github.com/pulumi/pulumi/sdk/v3", IN_MODULE_HOST_SDK, "./python/cmd/pulumi-language-python",
+        target / INNER_HOST, ["-dropreplace", "golang.org/x/text"], f"pulumi-language-python {IN_MODULE_HOST_SDK}")
     if not built:
         return False
+    try:
+        bridged.build_program(ROOT / "toolchain" / "language-host", target / "pulumi-language-python",
+                              CACHE / "build" / "language-host")
+    except RuntimeError as error:
+        log(f"the language host adapter: {error}")
+        return False
+    log("built the language host adapter (toolchain/language-host)")
     # The scripts the host runs must match the installed SDK, so they come from the current release.
-    sdk = go_download("github.com/pulumi/pulumi/sdk/v3", f"v{version}") / "python"
+    sdk = bridged.go_download("github.com/pulumi/pulumi/sdk/v3", f"v{version}") / "python"
     for script in (sdk / "cmd" / "pulumi-language-python-exec", sdk / "dist" / "pulumi-resource-pulumi-python"):
         shutil.copyfile(script, target / script.name)
         (target / script.name).chmod(0o755)
@@ -205,33 +217,68 @@ def installed_plugins(version: str) -> set[Plugin]:
             if p.get("kind") == "resource"}
 
 
+def provenance_file(plugin: Plugin) -> Path:
+    """Records where an installed plugin came from: `official`, or the recipe hash of our build."""
+    return CACHE / "pulumi-home" / "plugins" / f"resource-{plugin.name}-v{plugin.version}" / ".preflight-provenance"
+
+
+def is_current(plugin: Plugin) -> bool:
+    """An installed plugin we can build is current if it is official or built from today's recipe."""
+    if plugin.name not in bridged.PROVIDERS:
+        return True
+    recorded = provenance_file(plugin).read_text() if provenance_file(plugin).exists() else ""
+    return recorded in ("official", bridged.recipe(plugin.name))
+
+
+def install_plugin_file(plugin: Plugin, binary: Path, version: str, provenance: str) -> bool:
+    result = run([str(cli_dir(version) / "pulumi"), "plugin", "install", "resource", plugin.name, plugin.version,
+                  "--file", str(binary), "--reinstall"], env=engine_env())
+    if result.returncode != 0:
+        log(f"{plugin.name}: `pulumi plugin install --file` failed: {result.stderr.strip()}")
+        return False
+    provenance_file(plugin).write_text(provenance)
+    return True
+
+
+def build_bridged_plugin(plugin: Plugin, version: str) -> bool:
+    """Build from the served Terraform provider (scripts/plugins.py), cached by name, version and recipe."""
+    if plugin.name not in bridged.PROVIDERS or shutil.which("go") is None:
+        return False
+    recipe = bridged.recipe(plugin.name)
+    binary = CACHE / "plugins" / f"{plugin.name}-v{plugin.version}-{recipe}" / f"pulumi-resource-{plugin.name}"
+    if not binary.exists():
+        try:
+            bridged.build_plugin(plugin.name, plugin.version, binary, CACHE / "build" / plugin.name, log)
+        except RuntimeError as error:
+            log(f"{plugin.name}: {error}")
+            return False
+    return install_plugin_file(plugin, binary, version, recipe)
+
+
 def acquire_plugin(plugin: Plugin, version: str) -> bool:
+    """The official plugin download, else a build from served modules."""
     pulumi = str(cli_dir(version) / "pulumi")
-    attempt = run([pulumi, "plugin", "install", "resource", plugin.name, plugin.version],
+    attempt = run([pulumi, "plugin", "install", "resource", plugin.name, plugin.version, "--reinstall"],
                   env={**engine_env(), "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "false"})
     if attempt.returncode == 0:
         log(f"installed the official {plugin.name} v{plugin.version} plugin")
+        provenance_file(plugin).write_text("official")
         return True
-    module = f"github.com/pulumi/pulumi-{plugin.name}/provider"
-    major = plugin.version.split(".")[0]
-    candidates = [module] if major in ("0", "1") else [f"{module}/v{major}", module]
-    for candidate in candidates:
-        try:
-            go_download(candidate, f"v{plugin.version}")
-        except RuntimeError:
-            continue
-        log(f"{plugin.name}: module {candidate} is available, but building it is not implemented yet")
-        return False
-    log(f"{plugin.name} v{plugin.version}: no release download and the Go module proxy serves none of "
-        f"{', '.join(candidates)}")
+    if build_bridged_plugin(plugin, version):
+        return True
+    if plugin.name not in NOT_NEEDED_LOCALLY:
+        log(f"{plugin.name} v{plugin.version}: no release download and no build route")
     return False
 
 
 # --- entry points ----------------------------------------------------------------------------
 
-def report(version: str, plugins: list[Plugin], missing: list[str]) -> int:
+def report(version: str, plugins: list[Plugin], missing: list[str], unavailable: list[str] = ()) -> int:
+    for item in unavailable:
+        log(f"not available on this machine (the local stack does not need it): {item}")
     if not missing:
-        log(f"complete: Pulumi CLI v{version}, the Python language host and {len(plugins)} plugins")
+        log(f"complete: Pulumi CLI v{version}, the Python language host and "
+            f"{len(plugins) - len(unavailable)} of {len(plugins)} plugins")
         return 0
     print("\nThe Pulumi engine is incomplete; missing:", file=sys.stderr)
     for item in missing:
@@ -252,16 +299,20 @@ def ensure(check_only: bool, engine_only: bool = False) -> int:
     if not has_cli:
         return report(version, plugins, [f"Pulumi CLI v{version}", "pulumi-language-python",
                                          *(f"plugin {p.name} v{p.version}" for p in plugins)])
-    has_host = (cli_dir(version) / "pulumi-language-python").exists() or (not check_only and
-                                                                          acquire_language_host(version))
+    host_files = [cli_dir(version) / name for name in ("pulumi-language-python", INNER_HOST)]
+    has_host = all(f.exists() for f in host_files) or (not check_only and acquire_language_host(version))
     if not has_host:
         missing.append(f"pulumi-language-python v{version}")
     present = installed_plugins(version)
+    unavailable: list[str] = []
     for plugin in plugins:
-        if plugin in present or (not check_only and acquire_plugin(plugin, version)):
+        if (plugin in present and is_current(plugin)) or (not check_only and acquire_plugin(plugin, version)):
             continue
-        missing.append(f"plugin {plugin.name} v{plugin.version}")
-    return report(version, plugins, missing)
+        if plugin.name in NOT_NEEDED_LOCALLY:
+            unavailable.append(f"plugin {plugin.name} v{plugin.version}: {NOT_NEEDED_LOCALLY[plugin.name]}")
+        else:
+            missing.append(f"plugin {plugin.name} v{plugin.version}")
+    return report(version, plugins, missing, unavailable)
 
 
 def main() -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from scripts.toolchain import Plugin, engine_env, required_plugins, sdk_version
+from scripts.plugins import PROVIDERS
+from scripts.toolchain import NOT_NEEDED_LOCALLY, Plugin, engine_env, required_plugins, sdk_version
 from tests.stack_config import ROOT
 
-PROVIDER_SDKS = {"pulumi-docker": "docker", "pulumi-random": "random", "pulumi-tls": "tls",
-                 "pulumi-command": "command", "pulumi-hcloud": "hcloud", "pulumi-cloudflare": "cloudflare"}
+PROVIDER_SDKS = {"pulumi-docker": "docker", "pulumi-hcloud": "hcloud", "pulumi-cloudflare": "cloudflare"}
 
 
 def pins() -> dict[str, str]:
@@ -37,3 +37,15 @@ def test_engine_never_reaches_for_the_network():
     assert env["PULUMI_SKIP_UPDATE_CHECK"] == "true"
     assert env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] == "true"
     assert env["PULUMI_BACKEND_URL"].startswith("file://")
+
+
+def test_every_required_plugin_has_a_route_here_or_a_stated_reason():
+    for plugin in required_plugins():
+        assert (plugin.name in PROVIDERS) != (plugin.name in NOT_NEEDED_LOCALLY), plugin
+
+
+def test_plugin_builds_are_ours_and_complete():
+    for provider in PROVIDERS.values():
+        assert (provider.program / "main.go").exists() and (provider.program / "go.mod").exists()
+        if provider.declared_path:
+            assert (provider.program / "upstream" / f"{provider.export_package}.go.txt").exists()

@@ -1,0 +1,201 @@
+// pulumi-language-python for machines without Pulumi's release downloads.
+//
+// The newest Python language host the Go module proxy serves is the one inside sdk/v3 v3.68.0.
+// It runs programs under the current CLI, but its RunPlugin starts `python <request.program>`,
+// and current CLIs leave `program` empty (they send ProgramInfo instead), so Python policy packs
+// cannot start. This adapter runs that host as a child and forwards every call to it, except
+// RunPlugin for analyzers (policy packs), which it serves itself from ProgramInfo: the pack's
+// virtualenv (runtime option `virtualenv`), `python -u -m pulumi.policy <engine> .` in the pack's
+// directory, its output streamed back as the protocol asks.
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/cmdutil"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+)
+
+// The served host, installed beside this binary under this name.
+const innerHost = "pulumi-language-python-v3.68"
+
+type adapter struct {
+	pulumirpc.UnimplementedLanguageRuntimeServer
+	inner pulumirpc.LanguageRuntimeClient
+}
+
+func (a *adapter) Handshake(ctx context.Context, req *pulumirpc.LanguageHandshakeRequest) (*pulumirpc.LanguageHandshakeResponse, error) {
+	return a.inner.Handshake(ctx, req)
+}
+
+func (a *adapter) GetRequiredPlugins(ctx context.Context, req *pulumirpc.GetRequiredPluginsRequest) (*pulumirpc.GetRequiredPluginsResponse, error) {
+	return a.inner.GetRequiredPlugins(ctx, req)
+}
+
+func (a *adapter) GetRequiredPackages(ctx context.Context, req *pulumirpc.GetRequiredPackagesRequest) (*pulumirpc.GetRequiredPackagesResponse, error) {
+	return a.inner.GetRequiredPackages(ctx, req)
+}
+
+func (a *adapter) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
+	return a.inner.Run(ctx, req)
+}
+
+func (a *adapter) GetPluginInfo(ctx context.Context, req *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
+	return a.inner.GetPluginInfo(ctx, req)
+}
+
+func (a *adapter) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
+	return a.inner.About(ctx, req)
+}
+
+func (a *adapter) GetProgramDependencies(ctx context.Context, req *pulumirpc.GetProgramDependenciesRequest) (*pulumirpc.GetProgramDependenciesResponse, error) {
+	return a.inner.GetProgramDependencies(ctx, req)
+}
+
+func (a *adapter) RuntimeOptionsPrompts(ctx context.Context, req *pulumirpc.RuntimeOptionsRequest) (*pulumirpc.RuntimeOptionsResponse, error) {
+	return a.inner.RuntimeOptionsPrompts(ctx, req)
+}
+
+func (a *adapter) InstallDependencies(req *pulumirpc.InstallDependenciesRequest, server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse]) error {
+	stream, err := a.inner.InstallDependencies(server.Context(), req)
+	if err != nil {
+		return err
+	}
+	for {
+		msg, err := stream.Recv()
+		if err != nil {
+			return ignoreEOF(err)
+		}
+		if err := server.Send(msg); err != nil {
+			return err
+		}
+	}
+}
+
+func (a *adapter) RunPlugin(req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse]) error {
+	if req.Program != "" || req.Kind != "analyzer" || req.Info == nil {
+		stream, err := a.inner.RunPlugin(server.Context(), req)
+		if err != nil {
+			return err
+		}
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				return ignoreEOF(err)
+			}
+			if err := server.Send(msg); err != nil {
+				return err
+			}
+		}
+	}
+	return runPolicyPack(req, server)
+}
+
+func runPolicyPack(req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse]) error {
+	dir := req.Info.ProgramDirectory
+	python, env := "python3", req.Env
+	if venv := req.Info.Options.GetFields()["virtualenv"].GetStringValue(); venv != "" {
+		if !filepath.IsAbs(venv) {
+			venv = filepath.Join(req.Info.RootDirectory, venv)
+		}
+		if _, err := os.Stat(filepath.Join(venv, "bin", "python")); err != nil {
+			return fmt.Errorf("the policy pack's virtualenv %s does not exist; create it (e.g. `make policy-venv`)", venv)
+		}
+		python = filepath.Join(venv, "bin", "python")
+		env = append(env, "VIRTUAL_ENV="+venv, "PATH="+filepath.Join(venv, "bin")+":"+os.Getenv("PATH"))
+	}
+	entry := req.Info.EntryPoint
+	if entry == "" {
+		entry = "."
+	}
+	cmd := exec.CommandContext(server.Context(), python, append(append([]string{"-u", "-m", "pulumi.policy"}, req.Args...), entry)...)
+	cmd.Dir = dir
+	cmd.Env = env
+	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	code := int32(0)
+	if err := cmd.Run(); err != nil {
+		exit, ok := err.(*exec.ExitError)
+		if !ok {
+			return fmt.Errorf("starting the policy pack with %s: %w", python, err)
+		}
+		code = int32(exit.ExitCode())
+	}
+	if err := closer.Close(); err != nil {
+		return err
+	}
+	return server.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: code}})
+}
+
+func ignoreEOF(err error) error {
+	if err.Error() == "EOF" || strings.HasSuffix(err.Error(), "EOF") {
+		return nil
+	}
+	return err
+}
+
+// startInner runs the served host with this process's arguments and dials the port it prints.
+func startInner() (pulumirpc.LanguageRuntimeClient, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(filepath.Dir(self), innerHost), os.Args[1:]...)
+	cmd.Stderr = os.Stderr
+	// The child goes when this adapter goes, however the engine stops it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", innerHost, err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		return nil, fmt.Errorf("%s printed no port: %w", innerHost, err)
+	}
+	conn, err := grpc.NewClient("127.0.0.1:"+strings.TrimSpace(line),
+		grpc.WithTransportCredentials(insecure.NewCredentials()), rpcutil.GrpcChannelOptions())
+	if err != nil {
+		return nil, err
+	}
+	return pulumirpc.NewLanguageRuntimeClient(conn), nil
+}
+
+func main() {
+	inner, err := startInner()
+	if err != nil {
+		cmdutil.Exit(err)
+	}
+	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Init: func(srv *grpc.Server) error {
+			pulumirpc.RegisterLanguageRuntimeServer(srv, &adapter{inner: inner})
+			return nil
+		},
+		Options: rpcutil.OpenTracingServerInterceptorOptions(nil),
+	})
+	if err != nil {
+		cmdutil.Exit(err)
+	}
+	fmt.Printf("%d\n", handle.Port)
+	if err := <-handle.Done; err != nil {
+		cmdutil.Exit(err)
+	}
+}
