@@ -10,5 +10,6 @@ platform = Platform("preflight", loaded)
 
 pulumi.export("environment", loaded.settings.environment)
 pulumi.export("urls", platform.urls)
+pulumi.export("health_urls", platform.health_urls)
 pulumi.export("hostnames", platform.hostnames)
 pulumi.export("tls_certificate_pem", platform.certificate.certificate.cert_pem)

@@ -56,8 +56,16 @@ def healthcheck_args(check: Healthcheck) -> docker.ContainerHealthcheckArgs:
     )
 
 
+def docker_cpus(cpus: float) -> str:
+    """`cpus` written exactly as the docker provider reads it back from the engine (9 decimals
+    with trailing zeros cut; one decimal when the text has exactly nine zeros), so an unchanged
+    limit never shows up as a diff."""
+    text = f"{cpus:.9f}"
+    return f"{cpus:.1f}" if text.count("0") == 9 else text.rstrip("0")
+
+
 def limit_args(limits: Limits) -> dict:
-    return {"memory": limits.memory_mb, "memory_swap": limits.memory_mb, "cpus": f"{limits.cpus:g}"}
+    return {"memory": limits.memory_mb, "memory_swap": limits.memory_mb, "cpus": docker_cpus(limits.cpus)}
 
 
 def baseline_args(

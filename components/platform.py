@@ -58,7 +58,7 @@ class Platform(pulumi.ComponentResource):
                 env["PORT"] = str(service.port)
             depends = [self.database, self.cache, *(self.services[d] for d in service.depends_on)]
             self.services[service_name] = Service(
-                f"{name}-{service_name}", service, host=self.host, stack=settings.stack, secret_files=files, env=env,
+                f"{name}-{service_name}", service, service_name=service_name, host=self.host, stack=settings.stack, secret_files=files, env=env,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
 
         routes = [ProxyRoute(settings.hostname(s.route), s.route.path, f"{n}:{s.port}", s.route.health_path)
@@ -68,7 +68,10 @@ class Platform(pulumi.ComponentResource):
         self.proxy = ReverseProxy(f"{name}-proxy", settings.proxy, host=self.host, stack=settings.stack, routes=routes,
                                   certificate=self.certificate.certificate, depends_on=list(self.services.values()),
                                   opts=child)
-        self.urls = {n: f"https://{settings.hostname(s.route)}{settings.proxy.public_port_suffix}{s.route.path}"
-                     for n, s in sorted(settings.services.items()) if s.route is not None}
+        base = {n: f"https://{settings.hostname(s.route)}{settings.proxy.public_port_suffix}"
+                for n, s in sorted(settings.services.items()) if s.route is not None}
+        self.urls = {n: base[n] + settings.services[n].route.path for n in base}
+        # What the proxy checks upstream is also what a person or a deploy gate checks from outside.
+        self.health_urls = {n: base[n] + settings.services[n].route.health_path for n in base}
         self.register_outputs({"urls": self.urls})
 

@@ -1,4 +1,4 @@
-"""Secrets by name: generated with pulumi-random, or provided as Pulumi config secrets.
+"""Secrets by name: generated once by the program (kept in state), or provided as Pulumi config secrets.
 
 Every value handed out is a Pulumi secret, so it is encrypted in state and masked in output.
 """
@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Mapping, Optional
 
 import pulumi
-import pulumi_random as random
+
+from .generated import GeneratedPassword
 
 from .settings import ConfigSecret, GeneratedSecret, SecretSpec
 
@@ -20,10 +21,8 @@ class Secrets(pulumi.ComponentResource):
         self._values: dict[str, pulumi.Output[str]] = {}
         for secret_name, spec in sorted(specs.items()):
             if isinstance(spec, GeneratedSecret):
-                # Alphanumeric only: the values end up inside connection URLs.
-                password = random.RandomPassword(f"{name}-{secret_name}", length=spec.length, special=False,
-                                                 min_lower=1, min_upper=1, min_numeric=1,
-                                                 opts=pulumi.ResourceOptions(parent=self))
+                password = GeneratedPassword(f"{name}-{secret_name}", spec.length,
+                                             opts=pulumi.ResourceOptions(parent=self))
                 self._values[secret_name] = pulumi.Output.secret(password.result)
             elif isinstance(spec, ConfigSecret):
                 self._values[secret_name] = pulumi.Output.secret(config_values[secret_name])

@@ -23,21 +23,22 @@ class MigrationFailed(pulumi.RunError):
     pass
 
 
-def require_success(service: str, exit_code: Optional[int]) -> str:
+def require_success(service: str, exit_code: Optional[int], container: str) -> str:
     """The gate between migrations and the new release: a failed migration stops the update
     before the new service container is created, so the old release keeps serving."""
     if exit_code != 0:
         raise MigrationFailed(f"migrations of service {service!r} exited with code {exit_code}; the new release was "
                               f"not started and the previous one keeps serving. Read the output with "
-                              f"`docker logs` on the {service}-migrate container, fix, and run `pulumi up` again.")
+                              f"`docker logs {container}`, fix, and run `pulumi up` again.")
     return "ok"
 
 
 class Service(pulumi.ComponentResource):
-    def __init__(self, name: str, settings: ServiceSettings, *, host: Host, stack: str,
+    def __init__(self, name: str, settings: ServiceSettings, *, service_name: str, host: Host, stack: str,
                  secret_files: Mapping[str, pulumi.Output[str]], env: Mapping[str, str],
                  opts: Optional[pulumi.ResourceOptions] = None):
-        """secret_files: secret name -> value, delivered under /run/secrets/<name>;
+        """service_name: the name from config, which the proxy and other services use as hostname;
+        secret_files: secret name -> value, delivered under /run/secrets/<name>;
         env: platform-provided variables (merged under the service's own env)."""
         super().__init__("preflight:index:Service", name, None, opts)
         image = remote_image(f"{name}-image", settings.image, host.child_opts(self))
@@ -55,7 +56,7 @@ class Service(pulumi.ComponentResource):
                 command=settings.migrate_command,
                 envs=envs,
                 uploads=uploads(files),
-                networks_advanced=networks({"internal": host.internal_network.name}, alias=f"{name}-migrate"),
+                networks_advanced=networks({"internal": host.internal_network.name}, alias=f"{service_name}-migrate"),
                 labels=labels(stack, name, role="migration"),
                 log_driver="json-file",
                 log_opts=dict(LOG_ROTATION),
@@ -67,7 +68,8 @@ class Service(pulumi.ComponentResource):
                 **limit_args(settings.limits),
                 opts=host.child_opts(self),
             )
-            gate = self.migration.exit_code.apply(lambda code: require_success(name, code))
+            gate = pulumi.Output.all(self.migration.exit_code, self.migration.name).apply(
+                lambda result: require_success(service_name, *result))
 
         self.container = docker.Container(
             name,
@@ -75,7 +77,9 @@ class Service(pulumi.ComponentResource):
                             healthcheck=settings.healthcheck, restart=settings.restart, command=settings.command),
             envs=envs + [pulumi.Output.concat("PREFLIGHT_MIGRATIONS=", gate)],
             uploads=uploads(files),
-            networks_advanced=networks(attachments, alias=name),
-            opts=host.child_opts(self),
+            networks_advanced=networks(attachments, alias=service_name),
+            # Explicitly create-before-delete (the docker provider defaults containers to
+            # delete-first): the new release turns healthy before the old one is removed.
+            opts=host.child_opts(self, delete_before_replace=False),
         )
         self.register_outputs({"container": self.container.name})

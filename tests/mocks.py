@@ -11,12 +11,14 @@ import pulumi
 from components.platform import Platform
 from components.settings import LoadedSettings, parse_settings
 
+DYNAMIC = "pulumi-python:dynamic:Resource"
+
 # Outputs a real provider computes; the mocks supply stand-ins so dependent inputs resolve.
 COMPUTED = {
     "docker:index/remoteImage:RemoteImage": lambda args: {"imageId": f"sha256:{args.name}"},
-    "random:index/randomPassword:RandomPassword": lambda args: {"result": "P" * int(args.inputs["length"])},
-    "tls:index/privateKey:PrivateKey": lambda args: {"privateKeyPem": "-----BEGIN PRIVATE KEY-----"},
-    "tls:index/selfSignedCert:SelfSignedCert": lambda args: {"certPem": "-----BEGIN CERTIFICATE-----"},
+    # components/generated.py: passwords have a `length`, certificates `hostnames`.
+    DYNAMIC: lambda args: ({"result": "P" * int(args.inputs["length"])} if "length" in args.inputs else
+                           {"cert_pem": "-----BEGIN CERTIFICATE-----", "key_pem": "-----BEGIN PRIVATE KEY-----"}),
     "docker:index/container:Container": lambda args: {"exitCode": 0} if args.inputs.get("attach") else {},
     "docker:index/network:Network": lambda args: {"name": args.name},
     "docker:index/volume:Volume": lambda args: {"name": args.name},
@@ -64,6 +66,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.type == typ]
+
+    def generated(self, spec_key: str) -> list[Registered]:
+        """The dynamic resources of components/generated.py whose spec has `spec_key`."""
+        return [r for r in self.of_type(DYNAMIC) if spec_key in r.inputs]
 
     def named(self, name: str, typ: str) -> Registered:
         [match] = [r for r in self.of_type(typ) if r.name == name]

