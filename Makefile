@@ -3,13 +3,14 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APP_IMAGE := preflight-sample-app:0.1.0
-# The local stack's state passphrase; production and staging must set their own.
-export PULUMI_CONFIG_PASSPHRASE ?= preflight-local
+# The local stack's passphrase: Pulumi.local.yaml carries the salt that belongs to it.
+LOCAL_STACK := PULUMI_CONFIG_PASSPHRASE=preflight-local
 
 .PHONY: setup policy-venv test-deps engine toolchain engine-check up destroy test
 
+# Recreated from scratch when the pins change, so a removed SDK (and the plugin it asks for) goes too.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -40,13 +41,16 @@ engine-check: setup
 
 up: toolchain
 	bash scripts/docker-engine.sh start
-	docker build --quiet -t $(APP_IMAGE) examples/app
+	bash scripts/images.sh ensure
 	eval "$$($(PY) scripts/toolchain.py env)" && \
-	  pulumi stack select --create local && \
-	  pulumi up --stack local --yes --skip-preview
+	  export $(LOCAL_STACK) && mkdir -p .state && \
+	  { pulumi stack select local 2>/dev/null || pulumi stack init local; } && \
+	  pulumi up --stack local --yes --skip-preview && \
+	  $(PY) scripts/local_access.py
 
 destroy: setup
-	eval "$$($(PY) scripts/toolchain.py env)" && pulumi destroy --stack local --yes
+	eval "$$($(PY) scripts/toolchain.py env)" && export $(LOCAL_STACK) && \
+	  pulumi destroy --stack local --yes --skip-preview
 
 test: setup test-deps engine
 	$(PY) -m pytest tests -q
