@@ -47,7 +47,9 @@ def data_on_internal_networks(resources: Sequence[PolicyResource]):
         attached = [d for d in container.property_dependencies.get("networksAdvanced", []) if d.urn in networks]
         if not attached:
             attached = [by_name[n.get("name")] for n in container.props.get("networksAdvanced") or [] if n.get("name") in by_name]
-        if container.props.get("networkMode") in ("host", "bridge", "default") or not attached:
+        # The docker provider reports networkMode "bridge" by default even when the container is
+        # attached only to networksAdvanced; only the host mode or no attachment at all is a breach.
+        if container.props.get("networkMode") == "host" or not attached:
             yield (f"attach {container.name} only to an internal Docker network (internal=True), not the default bridge "
                    "or the host network", container)
         for network in attached:

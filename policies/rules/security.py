@@ -13,6 +13,8 @@ from .base import CONTAINER, env_items, label_map, number, role, rule_maker
 
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 RANDOM_STRING = "random:index/randomString:RandomString"
+# Preflight's own generated secrets (components/generated.py): dynamic resources with a `length`.
+DYNAMIC = "pulumi-python:dynamic:Resource"
 MIN_SECRET_LENGTH = 32
 HSTS_MIN_AGE = 31536000
 TRUTHY = ("1", "true", "yes", "on")
@@ -39,6 +41,8 @@ def plain_secret_labels(props: Mapping[str, Any]) -> Iterator[str]:
 
 
 def generated_secret_length(props: Mapping[str, Any]) -> Iterator[str]:
+    if "length" not in props:
+        return  # a dynamic resource that generates something other than a secret string
     length = props.get("length") or 0
     if length < MIN_SECRET_LENGTH:
         yield f"generate at least {MIN_SECRET_LENGTH} characters (length is {number(length)}); settings: secrets.<name>.length"
@@ -109,7 +113,8 @@ RULES = [
     _rule("PF-SEC-002", "No secret-looking container label.", Severity.HIGH,
           "no secret in plaintext (config, env, labels)", plain_secret_labels),
     _rule("PF-SEC-003", f"Generated secrets are at least {MIN_SECRET_LENGTH} characters.", Severity.HIGH,
-          "JWT/app secrets >= 32 random chars", generated_secret_length, types=(RANDOM_PASSWORD, RANDOM_STRING)),
+          "JWT/app secrets >= 32 random chars", generated_secret_length,
+          types=(RANDOM_PASSWORD, RANDOM_STRING, DYNAMIC)),
     _rule("PF-SEC-004", "CORS origins are explicit, never '*'.", Severity.HIGH,
           "CORS origins explicit (no `*`) in production", cors_origins, production_only=True),
     _rule("PF-SEC-005", "DEBUG and development mode are off.", Severity.HIGH,

@@ -27,6 +27,7 @@ def container(name: str, role: str, stack: str, protect: bool = False, **props) 
         "cpus": "0.5", "restart": "unless-stopped", "logDriver": "json-file",
         "logOpts": {"max-size": "10m", "max-file": "3"}, "securityOpts": ["no-new-privileges:true"],
         "networksAdvanced": [{"name": "internal", "aliases": [name]}],
+        "networkMode": "bridge",  # the docker provider's default, sent even with networksAdvanced
     }
     return Res(C, name, {**base, **props}, protect=protect, deps={"networksAdvanced": ["internal"]})
 
@@ -40,6 +41,8 @@ def production(stack: str = "production") -> list[Res]:
         Res("docker:index/remoteImage:RemoteImage", "postgres-image", {"name": "postgres:16.4-bookworm"}),
         Res("docker:index/remoteImage:RemoteImage", "api-image", {"name": "ghcr.io/acme/api:1.4.2"}),
         Res("random:index/randomPassword:RandomPassword", "jwt-secret", {"length": 64, "special": False}),
+        Res("pulumi-python:dynamic:Resource", "postgres-password", {"length": 48, "result": None}),
+        Res("pulumi-python:dynamic:Resource", "tls-cert", {"hostnames": ["api.example.com"], "cert_pem": None}),
         container("postgres", "database", stack, protect=True,
                   command=["postgres", "-c", "max_connections=100"],
                   envs=["POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password"],
