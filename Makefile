@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # The local stack's passphrase: Pulumi.local.yaml carries the salt that belongs to it.
 LOCAL_STACK := PULUMI_CONFIG_PASSPHRASE=preflight-local
 
-.PHONY: setup policy-venv test-deps engine toolchain engine-check up destroy test
+.PHONY: setup policy-venv test-deps engine toolchain engine-check docker images up destroy test
 
 # Recreated from scratch when the pins change, so a removed SDK (and the plugin it asks for) goes too.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -39,9 +39,13 @@ toolchain: setup
 engine-check: setup
 	$(PY) scripts/toolchain.py check
 
-up: toolchain
+docker:
 	bash scripts/docker-engine.sh start
+
+images: docker
 	bash scripts/images.sh ensure
+
+up: toolchain images
 	eval "$$($(PY) scripts/toolchain.py env)" && \
 	  export $(LOCAL_STACK) && mkdir -p .state && \
 	  { pulumi stack select local 2>/dev/null || pulumi stack init local; } && \
@@ -52,5 +56,7 @@ destroy: setup
 	eval "$$($(PY) scripts/toolchain.py env)" && export $(LOCAL_STACK) && \
 	  pulumi destroy --stack local --yes --skip-preview
 
-test: setup test-deps engine
+# Every layer: unit and policy (seconds), generated config in real daemons, and the real engine
+# (plugins built from served modules, the local stack deployed on the local Docker engine).
+test: setup test-deps toolchain images policy-venv
 	$(PY) -m pytest tests -q

@@ -47,8 +47,10 @@ ensure_base() {
 build_from_debian() {  # local-name recipe context hash
   ensure_base
   log "$1: building from Debian packages"
-  docker build --quiet --network host --build-arg BASE="$BASE" --label "preflight.recipe=$4" \
-    -f "scripts/images/$2/Dockerfile" -t "$1" "$3" >/dev/null
+  local build_log="$CACHE/images/build-$2.log"
+  docker build --network host --build-arg BASE="$BASE" --label "preflight.recipe=$4" \
+    -f "scripts/images/$2/Dockerfile" -t "$1" "$3" >"$build_log" 2>&1 \
+    || { tail -30 "$build_log" >&2; log "$1: build failed (whole log: $build_log)"; exit 1; }
   log "$1: built"
 }
 

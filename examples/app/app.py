@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -100,7 +102,12 @@ def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "serve"
     if command == "serve":
         read_secret("JWT_SECRET")  # refuse to start without it
-        ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8000"))), Handler).serve_forever()
+        server = ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8000"))), Handler)
+        # `docker stop` sends SIGTERM, which PID 1 would ignore: stop accepting and exit at once
+        # instead of being killed after the grace period.
+        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+        server.serve_forever()
+        server.server_close()
     elif command == "migrate":
         migrate()
     elif command == "check":

@@ -1,54 +1,18 @@
 """The real Pulumi CLI and Python language host run `__main__.py` with broken stack config: the
-user's first message names each setting and its fix, shows no stack trace, and nothing is applied.
-
-These runs stop in the settings, before any provider is needed, so they need only the CLI and the
-language host (`scripts/toolchain.py ensure --engine-only`, run by `make test`).
-"""
+user's first message names each setting and its fix, shows no stack trace, and nothing is applied."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-import yaml
-
-from scripts.toolchain import engine_env, ensure
-from tests.stack_config import ROOT
-
-PROGRAM = ["Pulumi.yaml", "__main__.py", "components"]
-
-
-@pytest.fixture(scope="module")
-def engine() -> dict[str, str]:
-    if ensure(check_only=True, engine_only=True) != 0:
-        pytest.fail("the Pulumi CLI or language host is missing: run `make test` (or "
-                    "`.venv/bin/python scripts/toolchain.py ensure --engine-only`)")
-    env = {**os.environ, **engine_env(), "PULUMI_CONFIG_PASSPHRASE": "engine-test"}
-    env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
-    return env
+from tests.engine.conftest import ProjectCopy
 
 
 def up_with(engine: dict[str, str], tmp_path: Path, change) -> subprocess.CompletedProcess:
-    """`pulumi up` of a copy of the program (so `stack init` writes no salt into the repo's stack
-    file) with the local stack's config changed by `change`."""
-    for name in PROGRAM:
-        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
-    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
-    config = yaml.safe_load((ROOT / "Pulumi.local.yaml").read_text())
-    change(config["config"])
-    (tmp_path / "Pulumi.local.yaml").write_text(yaml.safe_dump(config))
-    env = {**engine, "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}"}
-    (tmp_path / "state").mkdir()
-    pulumi = lambda *args, check=True: subprocess.run(["pulumi", *args, "--non-interactive"], cwd=tmp_path, env=env,
-                                                      capture_output=True, text=True, check=check)
-    pulumi("stack", "init", "local")
-    result = pulumi("up", "--stack", "local", "--yes", "--skip-preview", check=False)
-    exported = json.loads(pulumi("stack", "export", "--stack", "local").stdout)
-    result.resource_types = [r["type"] for r in exported["deployment"].get("resources") or []]
+    project = ProjectCopy(tmp_path, engine, change)
+    result = project.cli("up", "--yes", "--skip-preview")
+    result.resource_types = [r["type"] for r in project.resources()]
     return result
 
 

@@ -1,0 +1,220 @@
+"""The local stack deployed for real: the Go-built CLI, the plugins built from served modules and the
+local Docker engine, checked from outside (curl through the proxy, docker inspect, the state).
+
+One `up` serves every test in this module; the tests run in file order: what the first `up`
+built, then a release, then a failed release, then `destroy`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi import automation as auto
+
+from tests.engine.conftest import ProjectCopy, free_port
+
+APP_IMAGE = "preflight-sample-app:0.1.0"
+RELEASE_IMAGE = "preflight-sample-app:engine-test-release"
+SECRET_FILES = ("jwt_secret", "database_url", "redis_url")
+
+
+def container_names(project: ProjectCopy) -> dict[str, str]:
+    """Resource name -> the Docker container's name, from the state."""
+    return {r["urn"].split("::")[-1]: r["outputs"]["name"] for r in project.resources()
+            if r["type"] == "docker:index/container:Container"}
+
+
+def inspect(name: str) -> dict[str, Any]:
+    return json.loads(subprocess.run(["docker", "inspect", name], capture_output=True, text=True, check=True).stdout)[0]
+
+
+@dataclass
+class Deployed:
+    project: ProjectCopy
+    https_port: int
+    http_port: int
+    up_output: str
+    certificate: Path = field(init=False)
+
+    def __post_init__(self):
+        self.certificate = self.project.directory / "local-ca.pem"
+        self.certificate.write_text(self.project.stack.outputs()["tls_certificate_pem"].value)
+
+    def curl(self, path: str, *, scheme: str = "https", extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+        port = self.https_port if scheme == "https" else self.http_port
+        host = "api.preflight.localhost"
+        return subprocess.run(["curl", "-sS", "--max-time", "10", "--resolve", f"{host}:{port}:127.0.0.1",
+                               "--cacert", str(self.certificate), *extra, f"{scheme}://{host}:{port}{path}"],
+                              capture_output=True, text=True)
+
+    def health(self) -> tuple[int, str]:
+        result = self.curl("/health", extra=("-w", "\n%{http_code}"))
+        body, _, code = result.stdout.rpartition("\n")
+        return int(code or 0), body
+
+    def up(self) -> auto.UpResult:
+        lines: list[str] = []
+        result = self.project.stack.up(on_output=lines.append, show_secrets=False, color="never")
+        self.up_output += "\n".join(lines)
+        return result
+
+
+@pytest.fixture(scope="module")
+def deployed(engine, docker_engine, tmp_path_factory) -> Deployed:
+    https_port, http_port = free_port(), free_port()
+
+    def ports(config):
+        config["preflight:proxy"].update(https_port=https_port, http_port=http_port)
+
+    project = ProjectCopy(tmp_path_factory.mktemp("local-stack"), engine, ports)
+    lines: list[str] = []
+    project.stack.up(on_output=lines.append, show_secrets=False, color="never")
+    yield Deployed(project, https_port, http_port, "\n".join(lines))
+    project.stack.destroy(color="never")  # a no-op when test_destroy_leaves_nothing ran
+
+
+def test_https_through_the_proxy_reaches_the_app_with_database_and_cache_up(deployed):
+    code, body = deployed.health()
+    assert code == 200, body
+    assert json.loads(body) == {"database": "up", "cache": "up"}
+    headers = deployed.curl("/health", extra=("-D", "-", "-o", "/dev/null")).stdout.lower()
+    assert "strict-transport-security: max-age=31536000; includesubdomains" in headers
+    assert "x-content-type-options: nosniff" in headers
+
+
+def test_plain_http_is_redirected_to_https(deployed):
+    result = deployed.curl("/health", scheme="http", extra=("-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"))
+    assert result.stdout == f"308 https://api.preflight.localhost:{deployed.https_port}/health"
+
+
+@pytest.mark.parametrize("resource", ["preflight-postgres", "preflight-redis"])
+def test_data_services_publish_no_port_and_sit_only_on_the_internal_network(deployed, resource):
+    container = inspect(container_names(deployed.project)[resource])
+    assert not container["HostConfig"]["PortBindings"]
+    assert not any(container["NetworkSettings"]["Ports"].values())
+    [network] = container["NetworkSettings"]["Networks"]
+    assert json.loads(subprocess.run(["docker", "network", "inspect", network], capture_output=True, text=True,
+                                     check=True).stdout)[0]["Internal"] is True
+
+
+def test_no_secret_value_in_container_env_state_or_output(deployed):
+    names = container_names(deployed.project)
+    api = names["preflight-api"]
+    secrets = [subprocess.run(["docker", "exec", api, "cat", f"/run/secrets/{f}"], capture_output=True, text=True,
+                              check=True).stdout.strip() for f in SECRET_FILES]
+    # The passwords inside the URLs are the Postgres and Redis secrets themselves.
+    secrets += [url.split(":")[2].split("@")[0] for url in secrets[1:]]
+    assert all(len(s) >= 32 for s in secrets)
+
+    envs = "\n".join("\n".join(inspect(name)["Config"]["Env"] or []) for name in names.values())
+    # As a user exports it (the Automation API's export_stack decrypts, for re-import).
+    plaintext = deployed.project.cli("stack", "export", check=True).stdout
+    preview = deployed.project.cli("preview", "--diff").stdout
+    for secret in secrets:
+        assert secret not in envs
+        assert secret not in plaintext  # secrets are only ever `ciphertext` in the state
+        assert secret not in deployed.up_output
+        assert secret not in preview
+    assert '"ciphertext"' in plaintext
+
+
+def test_a_second_preview_has_no_changes(deployed):
+    preview = deployed.project.stack.preview(expect_no_changes=True, color="never")
+    assert set(preview.change_summary) == {"same"}
+
+
+def replaced_by_preview(project: ProjectCopy) -> set[str]:
+    """Names of the resources a preview would replace."""
+    events: list[auto.EngineEvent] = []
+    project.stack.preview(on_event=events.append, color="never")
+    return {e.resource_pre_event.metadata.urn.split("::")[-1] for e in events
+            if e.resource_pre_event and e.resource_pre_event.metadata.op in (auto.OpType.REPLACE,
+                                                                             auto.OpType.CREATE_REPLACEMENT)}
+
+
+class Traffic(threading.Thread):
+    """Health requests through the proxy every 50 ms until stopped: what users would see."""
+
+    def __init__(self, deployed: Deployed):
+        super().__init__(daemon=True)
+        self.deployed, self.stopping = deployed, threading.Event()
+        self.codes: list[int] = []
+
+    def run(self):
+        while not self.stopping.is_set():
+            self.codes.append(self.deployed.health()[0])
+            time.sleep(0.05)
+
+    def stop(self) -> list[int]:
+        self.stopping.set()
+        self.join(timeout=30)
+        return self.codes
+
+
+def test_a_new_app_image_replaces_only_the_app_containers_while_requests_keep_succeeding(deployed):
+    # A new image of the same app (its own id), as a release would bring.
+    subprocess.run(["docker", "build", "-q", "-t", RELEASE_IMAGE, "-"], input=f"FROM {APP_IMAGE}\nLABEL release=2\n",
+                   text=True, check=True, capture_output=True)
+    before = container_names(deployed.project)
+    deployed.project.config["preflight:services"]["api"]["image"] = RELEASE_IMAGE
+    deployed.project.write_config()
+
+    replaced = replaced_by_preview(deployed.project)
+    assert {name for name in replaced if name in before} == {"preflight-api", "preflight-api-migrate"}
+
+    traffic = Traffic(deployed)
+    traffic.start()
+    deployed.up()
+    codes = traffic.stop()
+    after = container_names(deployed.project)
+    assert len(codes) > 20 and set(codes) == {200}, f"{len([c for c in codes if c != 200])} of {len(codes)} failed"
+    assert after["preflight-api"] != before["preflight-api"]
+    assert inspect(after["preflight-api"])["Image"] == inspect(RELEASE_IMAGE)["Id"]
+    assert {k: v for k, v in after.items() if not k.startswith("preflight-api")} == \
+           {k: v for k, v in before.items() if not k.startswith("preflight-api")}
+
+
+def test_a_failing_migration_keeps_the_previous_release_serving(deployed):
+    api_before = container_names(deployed.project)["preflight-api"]
+    service = deployed.project.config["preflight:services"]["api"]
+    good_migration = service["migrate_command"]
+    service["migrate_command"] = ["python3", "-c", "import sys; print('migration 7: column exists'); sys.exit(3)"]
+    deployed.project.write_config()
+
+    with pytest.raises(auto.CommandError) as failed:
+        deployed.up()
+    message = str(failed.value)
+    migrate = container_names(deployed.project)["preflight-api-migrate"]
+    assert "migrations of service 'api' exited with code 3" in message
+    assert f"docker logs {migrate}" in message
+    assert "Traceback" not in message
+    assert "migration 7: column exists" in subprocess.run(["docker", "logs", migrate], capture_output=True,
+                                                          text=True).stdout
+    assert container_names(deployed.project)["preflight-api"] == api_before
+    assert deployed.health()[0] == 200
+
+    service["migrate_command"] = good_migration
+    deployed.project.write_config()
+    deployed.up()
+    assert deployed.health()[0] == 200
+
+
+def test_destroy_leaves_nothing(deployed):
+    resources = deployed.project.resources()
+    containers = [r["outputs"]["name"] for r in resources if r["type"] == "docker:index/container:Container"]
+    networks = [r["outputs"]["name"] for r in resources if r["type"] == "docker:index/network:Network"]
+    volumes = [r["outputs"]["name"] for r in resources if r["type"] == "docker:index/volume:Volume"]
+    assert len(containers) == 5 and len(networks) == 2 and len(volumes) == 2
+
+    deployed.project.stack.destroy(color="never")
+    for kind, names in (("container", containers), ("network", networks), ("volume", volumes)):
+        for name in names:
+            assert subprocess.run(["docker", kind, "inspect", name], capture_output=True).returncode != 0, name
+    assert deployed.project.resources() == []
