@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # The local stack's passphrase: Pulumi.local.yaml carries the salt that belongs to it.
 LOCAL_STACK := PULUMI_CONFIG_PASSPHRASE=preflight-local
 
-.PHONY: setup policy-venv test-deps engine toolchain engine-check docker images up destroy test
+.PHONY: setup policy-venv test-deps engine toolchain engine-check docker images up preview destroy test
 
 # Recreated from scratch when the pins change, so a removed SDK (and the plugin it asks for) goes too.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -51,6 +51,13 @@ up: toolchain images
 	  { pulumi stack select local 2>/dev/null || pulumi stack init local; } && \
 	  pulumi up --stack local --yes --skip-preview && \
 	  $(PY) scripts/local_access.py
+
+# Preview a stack with the policy pack and that stack's enforcement (policies/config/<STACK>.json).
+STACK ?= local
+preview: toolchain policy-venv
+	eval "$$($(PY) scripts/toolchain.py env)" && \
+	  $(if $(filter local,$(STACK)),export $(LOCAL_STACK) &&) \
+	  pulumi preview --stack $(STACK) $$($(PY) scripts/policy.py $(STACK))
 
 destroy: setup
 	eval "$$($(PY) scripts/toolchain.py env)" && export $(LOCAL_STACK) && \

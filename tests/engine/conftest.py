@@ -17,6 +17,7 @@ import yaml
 from pulumi import automation as auto
 
 from scripts.toolchain import engine_env, ensure
+from scripts.policy import pack_arguments
 from tests.stack_config import ROOT
 
 PROGRAM = ["Pulumi.yaml", "__main__.py", "components"]
@@ -49,33 +50,46 @@ def docker_engine() -> None:
 
 
 class ProjectCopy:
-    """A copy of the program and its local stack file in `directory`, driven through the
-    Automation API (the same CLI users run)."""
+    """A copy of the program and the local stack's file in `directory`, driven through the
+    Automation API (the same CLI users run). `stack` other than local: the local stack's config
+    under that stack name and environment (what the policy pack's production-only rules need)."""
 
-    def __init__(self, directory: Path, env: dict[str, str], change: Callable[[dict[str, Any]], None] = lambda c: None):
-        self.directory = directory
+    def __init__(self, directory: Path, env: dict[str, str], change: Callable[[dict[str, Any]], None] = lambda c: None,
+                 stack: str = "local"):
+        self.directory, self.stack_name = directory, stack
         for name in PROGRAM:
             (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, directory / name)
         (directory / ".venv").symlink_to(ROOT / ".venv")
         (directory / "state").mkdir()
         self.document = yaml.safe_load((ROOT / "Pulumi.local.yaml").read_text())
+        self.document["config"]["preflight:environment"] = stack
         change(self.document["config"])
         self.write_config()
         self.env = {**env, "PULUMI_BACKEND_URL": f"file://{directory / 'state'}"}
         workspace = auto.LocalWorkspace(work_dir=str(directory), env_vars=self.env)
-        self.stack = auto.Stack.create("local", workspace)
+        self.stack = auto.Stack.create(stack, workspace)
 
     @property
     def config(self) -> dict[str, Any]:
         return self.document["config"]
 
     def write_config(self) -> None:
-        (self.directory / "Pulumi.local.yaml").write_text(yaml.safe_dump(self.document))
+        (self.directory / f"Pulumi.{self.stack_name}.yaml").write_text(yaml.safe_dump(self.document))
 
     def cli(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
         """The CLI as a user types it, for what the user reads (output text, exit codes)."""
-        return subprocess.run(["pulumi", *args, "--stack", "local", "--non-interactive"], cwd=self.directory,
+        return subprocess.run(["pulumi", *args, "--stack", self.stack_name, "--non-interactive"], cwd=self.directory,
                               env={**os.environ, **self.env}, capture_output=True, text=True, check=check)
+
+    def patch(self, path: str, old: str, new: str) -> None:
+        """Change the copy's code (a regression the policy pack must catch)."""
+        file = self.directory / path
+        assert old in file.read_text(), f"{old!r} not in {path}"
+        file.write_text(file.read_text().replace(old, new))
+
+    def preview_with_pack(self, config: str, *extra: str) -> subprocess.CompletedProcess:
+        """`pulumi preview` with the policy pack and an enforcement config, as `make preview` runs it."""
+        return self.cli("preview", *pack_arguments(config), *extra)
 
     def resources(self) -> list[dict[str, Any]]:
         """The state's resources (secret values encrypted)."""

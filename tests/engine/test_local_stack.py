@@ -125,6 +125,23 @@ def test_no_secret_value_in_container_env_state_or_output(deployed):
     assert '"ciphertext"' in plaintext
 
 
+def no_violations(result) -> bool:
+    output = result.stdout + result.stderr
+    return result.returncode == 0 and "✅ preflight" in output and "[mandatory]" not in output and \
+        "[advisory]" not in output
+
+
+def test_the_policy_pack_finds_nothing_before_the_first_up(engine, tmp_path):
+    # Before the first up most values are unknown (networks, image ids, generated secrets).
+    result = ProjectCopy(tmp_path, engine).preview_with_pack("production")
+    assert no_violations(result), result.stdout + result.stderr
+
+
+def test_the_policy_pack_finds_nothing_after_up(deployed):
+    result = deployed.project.preview_with_pack("production")
+    assert no_violations(result), result.stdout + result.stderr
+
+
 def test_a_second_preview_has_no_changes(deployed):
     preview = deployed.project.stack.preview(expect_no_changes=True, color="never")
     assert set(preview.change_summary) == {"same"}
