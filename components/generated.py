@@ -59,6 +59,23 @@ def self_signed_certificate(hostnames: Sequence[str], days: int = CERTIFICATE_DA
     return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
 
 
+def key_and_csr(hostnames: Sequence[str]) -> tuple[str, str]:
+    """(private key PEM, CSR PEM) for an ECDSA P-256 key, asking for `hostnames`."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])]))
+           .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hostnames]), critical=False)
+           .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return key_pem.decode(), csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
 class _GenerateOnce(ResourceProvider):
     """Creates outputs from the spec once; any change of the spec replaces the resource."""
 
@@ -90,6 +107,14 @@ class _CertificateProvider(_GenerateOnce):
         return {"cert_pem": cert_pem, "key_pem": key_pem}
 
 
+class _CsrProvider(_GenerateOnce):
+    spec_keys = ("hostnames",)
+
+    def generate(self, props: dict[str, Any]) -> dict[str, Any]:
+        key_pem, csr_pem = key_and_csr(list(props["hostnames"]))
+        return {"key_pem": key_pem, "csr_pem": csr_pem}
+
+
 def _secret_outputs(opts: Optional[pulumi.ResourceOptions], *names: str) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=list(names)))
 
@@ -112,4 +137,16 @@ class GeneratedCertificate(pulumi.dynamic.Resource):
 
     def __init__(self, name: str, hostnames: Sequence[str], opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(_CertificateProvider(), name, {"hostnames": sorted(hostnames), "cert_pem": None, "key_pem": None},
+                         _secret_outputs(opts, "key_pem"))
+
+
+class GeneratedKeyAndCsr(pulumi.dynamic.Resource):
+    """A private key (`key_pem`, a Pulumi secret) and a CSR for `hostnames` (`csr_pem`), e.g. for
+    a Cloudflare origin certificate."""
+
+    key_pem: pulumi.Output[str]
+    csr_pem: pulumi.Output[str]
+
+    def __init__(self, name: str, hostnames: Sequence[str], opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(_CsrProvider(), name, {"hostnames": sorted(hostnames), "key_pem": None, "csr_pem": None},
                          _secret_outputs(opts, "key_pem"))

@@ -1,8 +1,8 @@
 """Where containers run.
 
-`local`: the local Docker engine. The Hetzner host (server, firewall, private network, volume,
-cloud-init, Docker over SSH) plugs in behind the same interface: a Docker provider plus the two
-networks every other component attaches to.
+`local`: the local Docker engine. `hetzner` (components/hetzner.py): a server with firewall,
+private network, volume and cloud-init, Docker over SSH. Both offer the same interface: a Docker
+provider plus the two networks every other component attaches to.
 """
 
 from __future__ import annotations
@@ -51,5 +51,9 @@ class LocalDockerHost(Host):
 
 
 def create_host(name: str, settings: StackSettings, opts: Optional[pulumi.ResourceOptions] = None) -> Host:
-    """The seam where the Hetzner host (issue: cloud stacks) will be chosen by `settings.host.kind`."""
-    return LocalDockerHost(name, settings.host, settings.stack, opts)
+    """The host `settings.host.kind` names; everything else only sees `Host`."""
+    if isinstance(settings.host, LocalHost):
+        return LocalDockerHost(name, settings.host, settings.stack, opts)
+    from .hetzner import HetznerDockerHost  # imports Host from here
+
+    return HetznerDockerHost(name, settings.host, settings.stack, production=settings.protect_data, opts=opts)

@@ -11,7 +11,7 @@ from .certificates import SelfSignedCertificate
 from .containers import secret_path
 from .database import Database
 from .host import create_host
-from .proxy import ProxyRoute, ReverseProxy
+from .proxy import ProxyRoute, ReverseProxy, TlsCertificate
 from .secrets import Secrets
 from .service import Service
 from .settings import GeneratedSecret, LoadedSettings, ServiceSettings, StackSettings
@@ -64,14 +64,26 @@ class Platform(pulumi.ComponentResource):
         routes = [ProxyRoute(settings.hostname(s.route), s.route.path, f"{n}:{s.port}", s.route.health_path)
                   for n, s in sorted(settings.services.items()) if s.route is not None]
         self.hostnames = sorted({r.hostname for r in routes})
-        self.certificate = SelfSignedCertificate(f"{name}-tls", self.hostnames or [settings.domain], opts=child)
+        self.certificate = self._certificate(name, settings, routes, child)
         self.proxy = ReverseProxy(f"{name}-proxy", settings.proxy, host=self.host, stack=settings.stack, routes=routes,
-                                  certificate=self.certificate.certificate, depends_on=list(self.services.values()),
-                                  opts=child)
+                                  certificate=self.certificate, depends_on=list(self.services.values()), opts=child)
         base = {n: f"https://{settings.hostname(s.route)}{settings.proxy.public_port_suffix}"
                 for n, s in sorted(settings.services.items()) if s.route is not None}
         self.urls = {n: base[n] + settings.services[n].route.path for n in base}
         # What the proxy checks upstream is also what a person or a deploy gate checks from outside.
         self.health_urls = {n: base[n] + settings.services[n].route.health_path for n in base}
         self.register_outputs({"urls": self.urls})
+
+    def _certificate(self, name: str, settings: StackSettings, routes: list[ProxyRoute],
+                     child: pulumi.ResourceOptions) -> TlsCertificate:
+        """Cloud stacks: Cloudflare's edge (DNS, zone settings, rate limits, health checks) and its
+        origin certificate. local: a self-signed certificate that clients trust explicitly."""
+        if settings.edge is None:
+            return SelfSignedCertificate(f"{name}-tls", self.hostnames or [settings.domain], opts=child).certificate
+        from .edge import CloudflareEdge  # pulumi_cloudflare takes seconds to import: only where it is used
+
+        self.edge = CloudflareEdge(f"{name}-edge", settings.edge, settings.monitoring, hostnames=self.hostnames,
+                                   health_paths={r.hostname: r.health_path for r in routes},
+                                   ipv4=self.host.ipv4.ip_address, ipv6=self.host.ipv6.ip_address, opts=child)
+        return self.edge.certificate
 

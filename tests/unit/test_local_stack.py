@@ -18,7 +18,7 @@ def local():
         "redis_url": p.cache.url,
         "jwt_secret": p.secrets.value("jwt_secret"),
         "postgres_password": p.secrets.value("postgres_password"),
-        "tls_key": p.certificate.certificate.key_pem,
+        "tls_key": p.certificate.key_pem,
     })
 
 

@@ -123,7 +123,7 @@ def test_generated_secret_shorter_than_32_is_refused(local):
 def test_unknown_secret_source(local):
     local["secrets"]["jwt_secret"]["source"] = "vault"
     [problem] = problems(local)
-    assert problem == "preflight:secrets.jwt_secret: set source to one of: 'generated', 'config'"
+    assert problem == "preflight:secrets.jwt_secret: set 'source' to one of: 'generated', 'config'"
 
 
 def test_environment_must_match_stack(local):
@@ -135,7 +135,7 @@ def test_environment_must_match_stack(local):
 def test_unknown_host_kind(local):
     local["host"] = {"kind": "kubernetes"}
     [problem] = problems(local)
-    assert problem == "preflight:host.kind: use one of: 'local'"
+    assert problem == "preflight:host: set 'kind' to one of: 'local', 'hetzner'"
 
 
 def test_route_without_port(local):

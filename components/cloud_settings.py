@@ -1,0 +1,107 @@
+"""Typed settings of the cloud stacks: the Hetzner host, the Cloudflare edge, external monitoring.
+
+Part of the settings (components/settings.py composes them into StackSettings); nothing here
+reads config.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from . import cloudflare_ips
+
+DnsLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+KeyName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+PublicKey = Annotated[str, Field(pattern=r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]{40,}( \S.*)?$")]
+Network = Annotated[str, Field(pattern=r"^[0-9a-fA-F:.]+/\d{1,3}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _fix(template: str, **context) -> PydanticCustomError:
+    return PydanticCustomError("fix", template, context)
+
+
+class CloudflareRanges(Strict):
+    """Where Cloudflare's edge connects from; defaults recorded in components/cloudflare_ips.py."""
+
+    ipv4: list[Network] = Field(default_factory=lambda: list(cloudflare_ips.IPV4), min_length=1)
+    ipv6: list[Network] = Field(default_factory=lambda: list(cloudflare_ips.IPV6), min_length=1)
+
+
+class HetznerHost(Strict):
+    """One Hetzner Cloud server running Docker, reached by the deploy user over SSH."""
+
+    kind: Literal["hetzner"]
+    server_name: DnsLabel
+    server_type: str = Field("cx32", pattern=r"^[a-z]+[0-9]+[a-z]*$")
+    location: Literal["fsn1", "nbg1", "hel1", "ash", "hil", "sin"] = "fsn1"
+    image: str = Field("debian-12", pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    network_name: DnsLabel
+    network_zone: Literal["eu-central", "us-east", "us-west", "ap-southeast"] = "eu-central"
+    ip_range: Network = "10.10.0.0/16"
+    subnet: Network = "10.10.1.0/24"
+    private_ip: str = "10.10.1.10"
+    volume_size_gb: int = Field(50, ge=10, le=10240)
+    deploy_user: KeyName = "deploy"
+    ssh_keys: dict[KeyName, PublicKey] = Field(min_length=1, description="name -> public key of each admin")
+    admin_cidrs: list[Network] = Field(min_length=1, description="the only sources admitted on port 22")
+    cloudflare_ranges: CloudflareRanges = CloudflareRanges()
+    backups: bool = Field(True, description="Hetzner's daily server backups")
+
+    @field_validator("admin_cidrs")
+    @classmethod
+    def _no_open_ssh(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            try:
+                network = ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise _fix("{cidr} is not a network; write it as address/prefix (203.0.113.0/24)", cidr=cidr)
+            if network.prefixlen == 0:
+                raise _fix("{cidr} admits SSH from anywhere; list the admins' networks instead", cidr=cidr)
+        return cidrs
+
+    @model_validator(mode="after")
+    def _addresses_fit(self) -> "HetznerHost":
+        try:
+            ip_range, subnet = ipaddress.ip_network(self.ip_range), ipaddress.ip_network(self.subnet)
+            private_ip = ipaddress.ip_address(self.private_ip)
+        except ValueError as error:
+            raise _fix("{error}; fix ip_range, subnet or private_ip", error=str(error))
+        if not subnet.subnet_of(ip_range):
+            raise _fix("subnet {subnet} is not inside ip_range {ip_range}", subnet=self.subnet, ip_range=self.ip_range)
+        if private_ip not in subnet:
+            raise _fix("private_ip {ip} is not inside subnet {subnet}", ip=self.private_ip, subnet=self.subnet)
+        return self
+
+
+class RateLimit(Strict):
+    """Cloudflare rate limiting of the API's authentication paths and of every write request."""
+
+    auth_paths: list[str] = Field(["/auth", "/login", "/signup", "/password"], min_length=1)
+    auth_requests_per_minute: int = Field(20, ge=1, le=10000)
+    write_requests_per_minute: int = Field(300, ge=1, le=100000)
+    mitigation_timeout_s: Literal[60, 120, 300, 600, 3600, 86400] = 600
+
+
+class EdgeSettings(Strict):
+    """The Cloudflare zone in front of the stack, named by id so a preview needs no API call."""
+
+    zone_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    account_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="owns the notification policy")
+    hsts_max_age_s: int = Field(31536000, ge=0)
+    rate_limit: RateLimit = RateLimit()
+
+
+class MonitoringSettings(Strict):
+    """External checks of every public /health URL, reporting to the on-call address."""
+
+    on_call_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+    interval_s: int = Field(60, ge=15, le=3600)
+    retries: int = Field(2, ge=0, le=5)

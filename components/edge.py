@@ -1,0 +1,101 @@
+"""The Cloudflare edge of a cloud stack: proxied DNS records, the zone's TLS/HTTPS/HSTS settings, an
+origin certificate for the proxy, rate limiting, and external health checks that page on-call.
+
+On the project's build machines no cloudflare plugin can be had (see toolchain/README.md): this
+component is checked under mocks and by the policy pack's harness, not by the engine.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+from .cloud_settings import EdgeSettings, MonitoringSettings
+from .generated import GeneratedKeyAndCsr
+from .proxy import TlsCertificate
+
+# 15 years: the longest Cloudflare issues; the certificate is trusted only by Cloudflare itself.
+ORIGIN_CERT_DAYS = 5475
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+# Rate-limit buckets are counted per client address and per Cloudflare data centre.
+CLIENT = ["ip.src", "cf.colo.id"]
+
+
+def zone_settings(settings: EdgeSettings) -> dict[str, object]:
+    """Setting id -> value, written exactly as the API returns them (so a second preview is empty)."""
+    return {
+        "ssl": "strict",
+        "always_use_https": "on",
+        "min_tls_version": "1.2",
+        "tls_1_3": "on",
+        "security_header": {"strict_transport_security": {
+            "enabled": True, "max_age": settings.hsts_max_age_s, "include_subdomains": True, "nosniff": True,
+            "preload": False}},
+    }
+
+
+def host_expression(hostnames: Sequence[str]) -> str:
+    return "http.host in {" + " ".join(f'"{h}"' for h in sorted(hostnames)) + "}"
+
+
+def rate_limit_rules(settings: EdgeSettings, hostnames: Sequence[str]) -> list[cloudflare.RulesetRuleArgs]:
+    limits = settings.rate_limit
+    paths = " or ".join(f'starts_with(http.request.uri.path, "{p}")' for p in limits.auth_paths)
+    methods = " ".join(f'"{m}"' for m in WRITE_METHODS)
+
+    def rule(description: str, expression: str, per_minute: int) -> cloudflare.RulesetRuleArgs:
+        return cloudflare.RulesetRuleArgs(
+            description=description, action="block", expression=expression,
+            ratelimit=cloudflare.RulesetRuleRatelimitArgs(characteristics=CLIENT, period=60,
+                                                          requests_per_period=per_minute,
+                                                          mitigation_timeout=limits.mitigation_timeout_s))
+
+    return [
+        rule("authentication paths", f"({host_expression(hostnames)} and ({paths}))", limits.auth_requests_per_minute),
+        rule("write requests", f"({host_expression(hostnames)} and http.request.method in {{{methods}}})",
+             limits.write_requests_per_minute),
+    ]
+
+
+class CloudflareEdge(pulumi.ComponentResource):
+    def __init__(self, name: str, settings: EdgeSettings, monitoring: MonitoringSettings, *, hostnames: Sequence[str],
+                 health_paths: dict[str, str], ipv4: pulumi.Input[str], ipv6: pulumi.Input[str],
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        """hostnames: every public hostname; health_paths: hostname -> its health route."""
+        super().__init__("preflight:index:CloudflareEdge", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        zone = settings.zone_id
+        for hostname in sorted(hostnames):
+            for record_type, address in (("A", ipv4), ("AAAA", ipv6)):
+                cloudflare.DnsRecord(f"{name}-{hostname}-{record_type.lower()}", zone_id=zone, name=hostname,
+                                     type=record_type, content=address, proxied=True, ttl=1, opts=child)
+        for setting_id, value in zone_settings(settings).items():
+            # Zone settings cannot be deleted, only changed: removing one from here leaves the zone as it is.
+            cloudflare.ZoneSetting(f"{name}-{setting_id}", zone_id=zone, setting_id=setting_id, value=value, opts=child)
+
+        request = GeneratedKeyAndCsr(f"{name}-origin-key", hostnames, opts=child)
+        origin = cloudflare.OriginCaCertificate(f"{name}-origin-cert", csr=request.csr_pem, hostnames=sorted(hostnames),
+                                                request_type="origin-ecc", requested_validity=ORIGIN_CERT_DAYS,
+                                                opts=child)
+        self.certificate = TlsCertificate(cert_pem=origin.certificate, key_pem=pulumi.Output.secret(request.key_pem))
+
+        cloudflare.Ruleset(f"{name}-rate-limit", zone_id=zone, kind="zone", phase="http_ratelimit",
+                           name="preflight rate limits", rules=rate_limit_rules(settings, hostnames), opts=child)
+
+        checks = [cloudflare.Healthcheck(
+            f"{name}-{hostname}-health", zone_id=zone, name=f"{hostname} health", address=hostname, type="HTTPS",
+            interval=monitoring.interval_s, retries=monitoring.retries, consecutive_fails=2,
+            http_config=cloudflare.HealthcheckHttpConfigArgs(path=path, port=443, expected_codes=["200"],
+                                                             method="GET", follow_redirects=False),
+            opts=child) for hostname, path in sorted(health_paths.items())]
+        if checks:
+            cloudflare.NotificationPolicy(
+                f"{name}-on-call", account_id=settings.account_id, name=f"{name} health checks",
+                alert_type="health_check_status_notification", enabled=True,
+                mechanisms=cloudflare.NotificationPolicyMechanismsArgs(
+                    emails=[cloudflare.NotificationPolicyMechanismsEmailArgs(id=monitoring.on_call_email)]),
+                filters=cloudflare.NotificationPolicyFiltersArgs(health_check_ids=[c.id for c in checks]),
+                opts=child)
+        self.register_outputs({"hostnames": sorted(hostnames)})

@@ -1,0 +1,117 @@
+"""The Hetzner Cloud host: one server with a firewall, a private network, stable primary IPs, a data
+volume and cloud-init hardening; Docker reached over SSH as the deploy user.
+
+Database, cache, services and proxy are the same components as on the local host: they see only
+`Host` (a Docker provider and two Docker networks).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from typing import Any, Optional
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_hcloud as hcloud
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
+
+from .cloud_init import render_user_data
+from .cloud_settings import HetznerHost
+from .host import Host
+
+CLOUD_INIT_DEADLINE_S = 900
+SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=10"]
+
+
+class _CloudInitDone(ResourceProvider):
+    """Waits until cloud-init has finished on a new server (SSH as the deploy user, then
+    `cloud-init status --wait`), so no container is created on a half-prepared host."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        target = f"{props['user']}@{props['address']}"
+        deadline = time.monotonic() + CLOUD_INIT_DEADLINE_S
+        last = ""
+        while time.monotonic() < deadline:
+            result = subprocess.run(["ssh", *SSH_OPTIONS, target, "cloud-init", "status", "--wait"],
+                                    capture_output=True, text=True)
+            if result.returncode == 0:
+                return CreateResult(id_=f"{props['server_id']}-cloud-init", outs=props)
+            last = (result.stderr or result.stdout).strip()
+            time.sleep(10)
+        raise RuntimeError(f"cloud-init on {target} did not finish within {CLOUD_INIT_DEADLINE_S}s (last: {last}); "
+                           f"look at /var/log/cloud-init-output.log on the server")
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [k for k in ("server_id", "address", "user") if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=True)
+
+
+class CloudInitDone(pulumi.dynamic.Resource):
+    address: pulumi.Output[str]
+
+    def __init__(self, name: str, server_id: pulumi.Input[str], address: pulumi.Input[str], user: str,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(_CloudInitDone(), name, {"server_id": server_id, "address": address, "user": user}, opts)
+
+
+def firewall_rules(settings: HetznerHost) -> list[hcloud.FirewallRuleArgs]:
+    """22 from the admins, 80/443 from Cloudflare's edge only; nothing else inbound."""
+    cloudflare = [*settings.cloudflare_ranges.ipv4, *settings.cloudflare_ranges.ipv6]
+    return [
+        hcloud.FirewallRuleArgs(direction="in", protocol="tcp", port="22", source_ips=list(settings.admin_cidrs),
+                                description="SSH from the admin networks"),
+        *[hcloud.FirewallRuleArgs(direction="in", protocol="tcp", port=str(port), source_ips=cloudflare,
+                                  description=f"{port} from Cloudflare's edge") for port in (80, 443)],
+    ]
+
+
+def _int(output: pulumi.Output[str]) -> pulumi.Output[int]:
+    return output.apply(int)
+
+
+class HetznerDockerHost(Host):
+    def __init__(self, name: str, settings: HetznerHost, stack: str, production: bool,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("preflight:host:Hetzner", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        # Stateful and address-bearing resources refuse deletion in production, in Hetzner and in Pulumi.
+        kept = pulumi.ResourceOptions(parent=self, protect=production)
+        labels = {"preflight-project": "preflight", "preflight-stack": stack}
+
+        keys = [hcloud.SshKey(f"{name}-key-{key}", public_key=value, labels=labels, opts=child)
+                for key, value in sorted(settings.ssh_keys.items())]
+        self.firewall = hcloud.Firewall(f"{name}-firewall", rules=firewall_rules(settings), labels=labels, opts=child)
+        self.network = hcloud.Network(f"{name}-network", name=settings.network_name, ip_range=settings.ip_range,
+                                      labels=labels, opts=child)
+        subnet = hcloud.NetworkSubnet(f"{name}-subnet", network_id=_int(self.network.id), type="cloud",
+                                      network_zone=settings.network_zone, ip_range=settings.subnet, opts=child)
+        # Primary IPs outlive the server, so DNS stays valid across a rebuild.
+        self.ipv4, self.ipv6 = (
+            hcloud.PrimaryIp(f"{name}-{kind}", type=kind, location=settings.location, assignee_type="server",
+                             auto_delete=False, delete_protection=production, labels=labels, opts=kept)
+            for kind in ("ipv4", "ipv6"))
+        self.volume = hcloud.Volume(f"{name}-data", size=settings.volume_size_gb, location=settings.location,
+                                    format="ext4", delete_protection=production, labels=labels, opts=kept)
+        self.server = hcloud.Server(
+            f"{name}-server", name=settings.server_name, server_type=settings.server_type, image=settings.image,
+            location=settings.location, backups=settings.backups, delete_protection=production,
+            rebuild_protection=production, labels=labels, ssh_keys=[k.id for k in keys],
+            firewall_ids=[_int(self.firewall.id)], user_data=render_user_data(settings),
+            public_nets=[hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv4=_int(self.ipv4.id),
+                                                    ipv6_enabled=True, ipv6=_int(self.ipv6.id))],
+            networks=[hcloud.ServerNetworkArgs(network_id=_int(self.network.id), ip=settings.private_ip)],
+            # The primary IPs and the volume belong to one server at a time: the old one goes first.
+            opts=pulumi.ResourceOptions(parent=self, protect=production, depends_on=[subnet], delete_before_replace=True),
+        )
+        hcloud.VolumeAttachment(f"{name}-data", volume_id=_int(self.volume.id), server_id=_int(self.server.id),
+                                automount=False, opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
+        ready = CloudInitDone(f"{name}-cloud-init", self.server.id, self.ipv4.ip_address, settings.deploy_user,
+                              opts=child)
+        self.address = self.ipv4.ip_address
+        self.provider = docker.Provider(
+            f"{name}-docker", host=pulumi.Output.concat("ssh://", settings.deploy_user, "@", ready.address),
+            ssh_opts=SSH_OPTIONS, opts=child)
+        self._networks(name, stack)
+        self.register_outputs({"server": self.server.name, "ipv4": self.ipv4.ip_address,
+                               "ipv6": self.ipv6.ip_address})
