@@ -16,9 +16,13 @@ DYNAMIC = "pulumi-python:dynamic:Resource"
 # Outputs a real provider computes; the mocks supply stand-ins so dependent inputs resolve.
 COMPUTED = {
     "docker:index/remoteImage:RemoteImage": lambda args: {"imageId": f"sha256:{args.name}"},
-    # components/generated.py: passwords have a `length`, certificates `hostnames`.
+    # components/generated.py: passwords have a `length`, certificates and CSRs `hostnames`.
     DYNAMIC: lambda args: ({"result": "P" * int(args.inputs["length"])} if "length" in args.inputs else
-                           {"cert_pem": "-----BEGIN CERTIFICATE-----", "key_pem": "-----BEGIN PRIVATE KEY-----"}),
+                           {"cert_pem": "-----BEGIN CERTIFICATE-----", "key_pem": "-----BEGIN PRIVATE KEY-----",
+                            "csr_pem": "-----BEGIN CERTIFICATE REQUEST-----"} if "hostnames" in args.inputs else {}),
+    "hcloud:index/primaryIp:PrimaryIp": lambda args: {"ipAddress": "203.0.113.10" if args.inputs["type"] == "ipv4"
+                                                      else "2001:db8::1"},
+    "cloudflare:index/originCaCertificate:OriginCaCertificate": lambda args: {"certificate": "-----BEGIN CERTIFICATE-----"},
     "docker:index/container:Container": lambda args: {"exitCode": 0} if args.inputs.get("attach") else {},
     "docker:index/network:Network": lambda args: {"name": args.name},
     "docker:index/volume:Volume": lambda args: {"name": args.name},
@@ -48,6 +52,7 @@ class Registered:
     inputs: dict[str, Any]
     provider: str
     secret_inputs: frozenset[str]
+    protect: bool = False  # from the resource options (mocks do not see options; a transformation does)
 
 
 @dataclass
@@ -59,7 +64,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.resources.append(Registered(args.typ, args.name, {k: v for k, (v, _) in revealed.items()},
                                          args.provider or "", frozenset(k for k, (_, s) in revealed.items() if s)))
         outputs = {**args.inputs, **COMPUTED.get(args.typ, lambda _: {})(args)}
-        return f"{args.name}-id", outputs
+        # Hetzner ids are numbers (the program converts them with int()).
+        resource_id = str(len(self.resources)) if args.typ.startswith("hcloud:") else f"{args.name}-id"
+        return resource_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
@@ -98,9 +105,16 @@ def build_stack(stack: str, raw: dict[str, Any], secret_keys: frozenset[str] = f
     settings, values = parse_settings(stack, raw, set(secret_keys))
     built: dict[str, Any] = {}
 
+    protected: set[tuple[str, str]] = set()
+
+    def record_protection(args: pulumi.ResourceTransformationArgs) -> None:
+        if args.opts and args.opts.protect:
+            protected.add((args.type_, args.name))
+
     @pulumi.runtime.test
     def run():
-        platform = Platform("preflight", LoadedSettings(settings, {k: pulumi.Output.secret(v) for k, v in values.items()}))
+        platform = Platform("preflight", LoadedSettings(settings, {k: pulumi.Output.secret(v) for k, v in values.items()}),
+                            opts=pulumi.ResourceOptions(transformations=[record_protection]))
         built["platform"] = platform
         outputs = secret_outputs(platform)
 
@@ -110,4 +124,6 @@ def build_stack(stack: str, raw: dict[str, Any], secret_keys: frozenset[str] = f
         return pulumi.Output.from_input(asyncio.ensure_future(flags())).apply(lambda f: built.update(flags=f))
 
     run()
+    for resource in mocks.resources:
+        resource.protect = (resource.type, resource.name) in protected
     return BuiltStack(mocks, built["platform"], built.get("flags", {}))

@@ -80,16 +80,30 @@ def test_a_config_naming_an_unknown_rule_is_refused():
     assert config_errors({"PF-SEC-999": "mandatory"}) == ["PF-SEC-999: no such rule"]
 
 
-def local_resources() -> list[Res]:
-    """What the local stack registers, as the pack would see it at preview."""
-    built = build_stack("local", stack_config("local"))
+CLOUD_SECRETS = {"sentryDsn": "https://public@sentry.example.com/1"}
+
+
+def stack_resources(stack: str) -> list[Res]:
+    """What a shipped stack registers, as the pack would see it at preview."""
+    secrets = {} if stack == "local" else CLOUD_SECRETS
+    built = build_stack(stack, {**stack_config(stack), **secrets}, secret_keys=frozenset(secrets))
     resources = []
     for r in built.mocks.resources:
         props = dict(r.inputs)
         if r.type == "docker:index/network:Network":
             props.setdefault("name", r.name)  # the engine autonames it; the mocks answer with the resource name
-        resources.append(Res(r.type, r.name, props))
+        resources.append(Res(r.type, r.name, props, protect=r.protect))
     return resources
+
+
+def local_resources() -> list[Res]:
+    return stack_resources("local")
+
+
+@pytest.mark.parametrize("stack", ["production", "staging"])
+def test_the_shipped_cloud_stacks_break_no_mandatory_rule(stack):
+    outcome = Pack(stack, load_config(stack)).analyze(stack_resources(stack))
+    assert outcome.mandatory() == [], outcome.violations
 
 
 def test_the_shipped_local_stack_breaks_no_rule():
