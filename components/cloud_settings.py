@@ -7,7 +7,7 @@ reads config.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -105,3 +105,49 @@ class MonitoringSettings(Strict):
     on_call_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
     interval_s: int = Field(60, ge=15, le=3600)
     retries: int = Field(2, ge=0, le=5)
+
+
+class VolumeRepository(Strict):
+    """A Docker volume on the host (local stack): proves the mechanics, not off-site safety."""
+
+    kind: Literal["volume"] = "volume"
+
+
+class S3Repository(Strict):
+    """S3-compatible object storage (Hetzner Object Storage), credentials from config secrets."""
+
+    kind: Literal["s3"]
+    url: str = Field(pattern=r"^s3:https?://[^/\s]+/[^\s]+$", description="restic repository, s3:https://host/bucket/path")
+    access_key_id_secret: KeyName = Field(description="name in preflight:secrets")
+    secret_access_key_secret: KeyName = Field(description="name in preflight:secrets")
+
+
+class Retention(Strict):
+    hourly: int = Field(24, ge=0, le=1000)
+    daily: int = Field(7, ge=0, le=1000)
+    weekly: int = Field(4, ge=0, le=1000)
+
+    @model_validator(mode="after")
+    def _keeps_something(self) -> "Retention":
+        if self.hourly + self.daily + self.weekly == 0:
+            raise _fix("the retention keeps no snapshot at all; keep at least one hourly, daily or weekly")
+        return self
+
+
+class RestoreChecks(Strict):
+    """What a restore drill verifies in the restored copy."""
+
+    tables: list[str] = Field(default_factory=list, description="tables that must exist")
+    min_rows: dict[str, int] = Field(default_factory=dict, description="table -> fewest rows expected")
+    migrations_table: str = "schema_migrations"
+
+
+class BackupSettings(Strict):
+    image: str = Field("preflight-local/backup:1", pattern=r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
+    interval_s: Optional[int] = Field(None, ge=300, le=7 * 86400,
+                                      description="default: hourly in production, daily elsewhere")
+    retention: Retention = Retention()
+    repository: Annotated[Union[VolumeRepository, S3Repository], Field(discriminator="kind")] = VolumeRepository()
+    password_secret: Optional[KeyName] = Field(
+        None, description="name in preflight:secrets; default: generated and kept (encrypted) in the stack's state")
+    checks: RestoreChecks = RestoreChecks()

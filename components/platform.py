@@ -6,7 +6,9 @@ from typing import Optional
 
 import pulumi
 
+from .backup import Backup
 from .cache import Cache
+from .cloud_settings import S3Repository
 from .certificates import SelfSignedCertificate
 from .containers import secret_path
 from .database import Database
@@ -17,6 +19,7 @@ from .service import Service
 from .settings import GeneratedSecret, LoadedSettings, ServiceSettings, StackSettings
 
 PLATFORM_SECRET_SPECS = {"postgres_password": GeneratedSecret(length=48), "redis_password": GeneratedSecret(length=48)}
+GENERATED_BACKUP_PASSWORD = "backup_password"
 
 
 def service_secret_files(service: ServiceSettings, secrets: Secrets, database: Database,
@@ -42,12 +45,18 @@ class Platform(pulumi.ComponentResource):
         settings: StackSettings = loaded.settings
         child = pulumi.ResourceOptions(parent=self)
         self.host = create_host(f"{name}-host", settings, opts=child)
-        self.secrets = Secrets(f"{name}-secrets", {**PLATFORM_SECRET_SPECS, **settings.secrets},
-                               loaded.config_secrets, opts=child)
+        generated = dict(PLATFORM_SECRET_SPECS)
+        if settings.backup.password_secret is None:
+            generated[GENERATED_BACKUP_PASSWORD] = GeneratedSecret(length=48)
+        self.secrets = Secrets(f"{name}-secrets", {**generated, **settings.secrets}, loaded.config_secrets, opts=child)
         common = dict(host=self.host, stack=settings.stack, protect=settings.protect_data, opts=child)
         self.database = Database(f"{name}-postgres", settings.database,
                                  password=self.secrets.value("postgres_password"), **common)
         self.cache = Cache(f"{name}-redis", settings.cache, password=self.secrets.value("redis_password"), **common)
+
+        self.backup = Backup(f"{name}-backup", settings.backup, interval_s=settings.backup_interval_s, host=self.host,
+                             stack=settings.stack, secret_files=self._backup_secrets(settings), protect=settings.protect_data,
+                             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database]))
 
         self.services: dict[str, Service] = {}
         for service_name in settings.service_order:
@@ -73,6 +82,15 @@ class Platform(pulumi.ComponentResource):
         # What the proxy checks upstream is also what a person or a deploy gate checks from outside.
         self.health_urls = {n: base[n] + settings.services[n].route.health_path for n in base}
         self.register_outputs({"urls": self.urls})
+
+    def _backup_secrets(self, settings: StackSettings) -> dict[str, pulumi.Output[str]]:
+        backup, repository = settings.backup, settings.backup.repository
+        files = {"backup_password": self.secrets.value(backup.password_secret or GENERATED_BACKUP_PASSWORD),
+                 "database_url": self.database.url}
+        if isinstance(repository, S3Repository):
+            files["backup_s3_access_key_id"] = self.secrets.value(repository.access_key_id_secret)
+            files["backup_s3_secret_access_key"] = self.secrets.value(repository.secret_access_key_secret)
+        return files
 
     def _certificate(self, name: str, settings: StackSettings, routes: list[ProxyRoute],
                      child: pulumi.ResourceOptions) -> TlsCertificate:

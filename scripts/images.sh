@@ -17,6 +17,7 @@ IMAGES=(
   "preflight-local/redis:7|redis:7.0-bookworm|redis|scripts/images/redis"
   "preflight-local/caddy:2|caddy:2.8.4|caddy|scripts/images/caddy"
   "preflight-sample-app:0.1.0||app|examples/app"
+  "preflight-local/backup:1||backup|scripts/images/backup"
 )
 
 log() { echo "[images] $*"; }

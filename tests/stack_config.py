@@ -22,3 +22,8 @@ def stack_config(stack: str) -> dict[str, Any]:
 def engine_config(raw: dict[str, Any]) -> dict[str, str]:
     """What the engine passes in PULUMI_CONFIG: namespaced keys, structured values as JSON text."""
     return {f"{NAMESPACE}{k}": json.dumps(v) if isinstance(v, (dict, list)) else str(v) for k, v in raw.items()}
+
+
+# Placeholder values for the config secrets the shipped cloud stacks require.
+CLOUD_SECRETS = {"sentryDsn": "https://public@sentry.example.com/1", "backupPassword": "b" * 40,
+                 "backupS3AccessKeyId": "AKIAEXAMPLEEXAMPLE00", "backupS3SecretAccessKey": "s" * 40}

@@ -228,7 +228,7 @@ def test_destroy_leaves_nothing(deployed):
     containers = [r["outputs"]["name"] for r in resources if r["type"] == "docker:index/container:Container"]
     networks = [r["outputs"]["name"] for r in resources if r["type"] == "docker:index/network:Network"]
     volumes = [r["outputs"]["name"] for r in resources if r["type"] == "docker:index/volume:Volume"]
-    assert len(containers) == 5 and len(networks) == 2 and len(volumes) == 2
+    assert len(containers) == 6 and len(networks) == 2 and len(volumes) == 3
 
     deployed.project.stack.destroy(color="never")
     for kind, names in (("container", containers), ("network", networks), ("volume", volumes)):

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from tests.mocks import build_stack
-from tests.stack_config import stack_config
+from tests.stack_config import CLOUD_SECRETS, stack_config
 
 from .fixtures import production
 from .harness import ALL_RULES, POLICIES, Pack, Res, load_config, mutated
@@ -80,7 +80,6 @@ def test_a_config_naming_an_unknown_rule_is_refused():
     assert config_errors({"PF-SEC-999": "mandatory"}) == ["PF-SEC-999: no such rule"]
 
 
-CLOUD_SECRETS = {"sentryDsn": "https://public@sentry.example.com/1"}
 
 
 def stack_resources(stack: str) -> list[Res]:

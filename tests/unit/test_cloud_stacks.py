@@ -11,9 +11,8 @@ import yaml
 from components import cloudflare_ips
 from components.settings import parse_settings, stack_separation_problems, copied_secret_problems
 from tests.mocks import build_stack
-from tests.stack_config import stack_config
+from tests.stack_config import CLOUD_SECRETS as SECRETS, stack_config
 
-SECRETS = {"sentryDsn": "https://public@sentry.example.com/1"}
 
 
 def built(stack: str):
@@ -45,8 +44,8 @@ def counts(stack) -> dict[str, int]:
 def test_both_stacks_run_the_same_platform_on_a_hetzner_server(production, staging):
     for stack in (production, staging):
         names = sorted(c.name for c in stack.containers)
-        assert names == ["preflight-api", "preflight-api-migrate", "preflight-postgres", "preflight-proxy",
-                         "preflight-redis", "preflight-worker"]
+        assert names == ["preflight-api", "preflight-api-migrate", "preflight-backup", "preflight-postgres",
+                         "preflight-proxy", "preflight-redis", "preflight-worker"]
         provider = one(stack, "pulumi:providers:docker")
         assert provider.inputs["host"].startswith("ssh://deploy@")
         assert {c.provider.split("::")[-2] for c in stack.containers} == {provider.name}
@@ -181,3 +180,14 @@ def test_ssh_open_to_the_world_is_refused():
     with pytest.raises(SettingsError) as caught:
         parse_settings("production", raw, set(SECRETS))
     assert "admits SSH from anywhere" in caught.value.problems[0]
+
+
+def test_backups_go_off_the_server_hourly_in_production_and_daily_in_staging(production, staging):
+    for stack, interval in ((production, "3600"), (staging, "86400")):
+        job = stack.container("preflight-backup").inputs
+        env = dict(e.split("=", 1) for e in job["envs"])
+        assert env["RESTIC_REPOSITORY"].startswith("s3:https://fsn1.your-objectstorage.com/example-backups/preflight-")
+        assert env["BACKUP_INTERVAL_S"] == interval
+        assert env["AWS_ACCESS_KEY_ID_FILE"] == "/run/secrets/backup_s3_access_key_id"
+        assert "uploads" in stack.container("preflight-backup").secret_inputs
+        assert not job.get("volumes")  # nothing of the repository stays on the server

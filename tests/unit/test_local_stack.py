@@ -28,11 +28,12 @@ def long_running(stack):
 
 def test_expected_containers(local):
     names = sorted(c.name for c in local.containers)
-    assert names == ["preflight-api", "preflight-api-migrate", "preflight-postgres", "preflight-proxy",
-                     "preflight-redis"]
+    assert names == ["preflight-api", "preflight-api-migrate", "preflight-backup", "preflight-postgres",
+                     "preflight-proxy", "preflight-redis"]
 
 
-@pytest.mark.parametrize("name", ["preflight-api", "preflight-postgres", "preflight-proxy", "preflight-redis"])
+@pytest.mark.parametrize("name", ["preflight-api", "preflight-backup", "preflight-postgres", "preflight-proxy",
+                                  "preflight-redis"])
 def test_every_long_running_container_has_the_baseline(local, name):
     inputs = local.container(name).inputs
     assert inputs["healthcheck"]["tests"][0] == "CMD" and len(inputs["healthcheck"]["tests"]) > 1
@@ -46,7 +47,7 @@ def test_every_long_running_container_has_the_baseline(local, name):
 
 
 def test_baseline_covers_every_long_running_container(local):
-    assert len(long_running(local)) == 4
+    assert len(long_running(local)) == 5
 
 
 @pytest.mark.parametrize("name, alias", [("preflight-postgres", "postgres"), ("preflight-redis", "redis")])
@@ -104,13 +105,14 @@ def test_redis_password_never_on_the_command_line(local):
 def test_generated_secrets_are_long_and_url_safe(local):
     passwords = {r.name: r.inputs for r in local.mocks.generated("length")}
     assert set(passwords) == {"preflight-secrets-jwt_secret", "preflight-secrets-postgres_password",
-                              "preflight-secrets-redis_password"}
+                              "preflight-secrets-redis_password", "preflight-secrets-backup_password"}
     assert all(p["length"] >= 32 for p in passwords.values())
 
 
 def test_data_lives_on_named_volumes(local):
     volumes = {v["volumeName"]: v["containerPath"] for c in local.containers for v in c.inputs.get("volumes", [])}
-    assert volumes == {"preflight-postgres-data": "/var/lib/postgresql/data", "preflight-redis-data": "/data"}
+    assert volumes == {"preflight-postgres-data": "/var/lib/postgresql/data", "preflight-redis-data": "/data",
+                       "preflight-backup-repository": "/repo"}
 
 
 def test_migrations_are_a_one_shot_job_that_gates_the_release(local):
