@@ -49,7 +49,7 @@ up: toolchain images
 	eval "$$($(PY) scripts/toolchain.py env)" && \
 	  export $(LOCAL_STACK) && mkdir -p .state && \
 	  { pulumi stack select local 2>/dev/null || pulumi stack init local; } && \
-	  pulumi up --stack local --yes --skip-preview && \
+	  pulumi up --stack local --yes --skip-preview --refresh && \
 	  $(PY) scripts/local_access.py
 
 # Preview a stack with the policy pack and that stack's enforcement (policies/config/<STACK>.json).

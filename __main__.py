@@ -13,3 +13,12 @@ pulumi.export("urls", platform.urls)
 pulumi.export("health_urls", platform.health_urls)
 pulumi.export("hostnames", platform.hostnames)
 pulumi.export("tls_certificate_pem", platform.certificate.cert_pem)
+# What `python -m deploy` needs to reach the running stack (backups, restore drills).
+pulumi.export("operations", {
+    "docker_host": platform.host.docker_host,
+    "backup_container": platform.backup.container.name,
+    "database_container": platform.database.container.name,
+    "database_image": loaded.settings.database.image,
+    "internal_network": platform.host.internal_network.name,
+    "restore_checks": loaded.settings.backup.checks.model_dump(),
+})

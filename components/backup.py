@@ -54,7 +54,7 @@ class Backup(pulumi.ComponentResource):
         super().__init__("preflight:index:Backup", name, None, opts)
         image = remote_image(f"{name}-image", settings.image, host.child_opts(self))
         files = [SecretFile(secret_path(n), v) for n, v in sorted(secret_files.items())]
-        check = Healthcheck(command=["preflight-backup", "check"], interval_s=60, timeout_s=10, retries=3,
+        check = Healthcheck(command=["preflight-backup", "check"], interval_s=10, timeout_s=10, retries=3,
                             start_period_s=FIRST_BACKUP_S)
         volumes = []
         if not isinstance(settings.repository, S3Repository):

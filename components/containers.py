@@ -46,13 +46,23 @@ def uploads(files: Sequence[SecretFile]) -> list[docker.ContainerUploadArgs]:
     return [docker.ContainerUploadArgs(file=f.path, content=f.value, permissions="0444") for f in files]
 
 
+def go_duration(seconds: int) -> str:
+    """Seconds as Docker reports them back (Go's time.Duration: 900 -> "15m0s"), so an unchanged
+    healthcheck never shows up as a diff."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
 def healthcheck_args(check: Healthcheck) -> docker.ContainerHealthcheckArgs:
     return docker.ContainerHealthcheckArgs(
         tests=["CMD", *check.command],
-        interval=f"{check.interval_s}s",
-        timeout=f"{check.timeout_s}s",
+        interval=go_duration(check.interval_s),
+        timeout=go_duration(check.timeout_s),
         retries=check.retries,
-        start_period=f"{check.start_period_s}s",
+        start_period=go_duration(check.start_period_s),
     )
 
 

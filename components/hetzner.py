@@ -109,9 +109,8 @@ class HetznerDockerHost(Host):
         ready = CloudInitDone(f"{name}-cloud-init", self.server.id, self.ipv4.ip_address, settings.deploy_user,
                               opts=child)
         self.address = self.ipv4.ip_address
-        self.provider = docker.Provider(
-            f"{name}-docker", host=pulumi.Output.concat("ssh://", settings.deploy_user, "@", ready.address),
-            ssh_opts=SSH_OPTIONS, opts=child)
+        self.docker_host = pulumi.Output.concat("ssh://", settings.deploy_user, "@", ready.address)
+        self.provider = docker.Provider(f"{name}-docker", host=self.docker_host, ssh_opts=SSH_OPTIONS, opts=child)
         self._networks(name, stack)
         self.register_outputs({"server": self.server.name, "ipv4": self.ipv4.ip_address,
                                "ipv6": self.ipv6.ip_address})

@@ -20,6 +20,7 @@ class Host(pulumi.ComponentResource):
     only) and `edge` (the proxy and the services it routes to)."""
 
     provider: docker.Provider
+    docker_host: pulumi.Input[str]  # what `docker` is pointed at (DOCKER_HOST) to reach this engine
     internal_network: docker.Network
     edge_network: docker.Network
 
@@ -43,6 +44,7 @@ class Host(pulumi.ComponentResource):
 class LocalDockerHost(Host):
     def __init__(self, name: str, settings: LocalHost, stack: str, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("preflight:host:LocalDocker", name, None, opts)
+        self.docker_host = settings.docker_host
         self.provider = docker.Provider(f"{name}-docker", host=settings.docker_host,
                                         opts=pulumi.ResourceOptions(parent=self))
         self._networks(name, stack)

@@ -1,6 +1,7 @@
 """Preflight's sample service: a tiny HTTP API that reports whether Postgres and Redis answer.
 
-  app.py serve    listen on $PORT (default 8000): GET /health, GET /
+  app.py serve    listen on $PORT (default 8000): GET /health, GET /, POST /visits (records one),
+                  GET /visits (how many were recorded)
   app.py migrate  apply the schema (idempotent); runs before a new release takes traffic
   app.py check    exit 0 when /health answers 200 (the container healthcheck)
 
@@ -56,14 +57,37 @@ def health() -> tuple[int, dict]:
     return (200 if all(v == "up" for v in report.values()) else 503), report
 
 
+def visits(record: bool) -> tuple[int, dict]:
+    import psycopg2
+
+    try:
+        with psycopg2.connect(read_secret("DATABASE_URL"), connect_timeout=5) as conn, conn.cursor() as cur:
+            if record:
+                cur.execute("INSERT INTO visits DEFAULT VALUES")
+            cur.execute("SELECT count(*) FROM visits")
+            return (201 if record else 200), {"visits": cur.fetchone()[0]}
+    except psycopg2.Error as error:
+        return 500, {"error": error.pgerror or str(error)}
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.path == "/health":
-            status, body = health()
+            self.respond(*health())
+        elif self.path == "/visits":
+            self.respond(*visits(record=False))
         elif self.path == "/":
-            status, body = 200, {"service": "preflight-sample-app", "environment": os.environ.get("PREFLIGHT_ENVIRONMENT")}
+            self.respond(200, {"service": "preflight-sample-app", "environment": os.environ.get("PREFLIGHT_ENVIRONMENT")})
         else:
-            status, body = 404, {"error": "not found"}
+            self.respond(404, {"error": "not found"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        if self.path == "/visits":
+            self.respond(*visits(record=True))
+        else:
+            self.respond(404, {"error": "not found"})
+
+    def respond(self, status: int, body: dict) -> None:
         payload = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

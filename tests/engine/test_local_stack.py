@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from deploy import backups
 from tests.engine.conftest import ProjectCopy, free_port
 
 APP_IMAGE = "preflight-sample-app:0.1.0"
@@ -72,6 +73,7 @@ def deployed(engine, docker_engine, tmp_path_factory) -> Deployed:
 
     def ports(config):
         config["preflight:proxy"].update(https_port=https_port, http_port=http_port)
+        config["preflight:backup"] = {"checks": {"tables": ["visits"], "min_rows": {"visits": 3}}}
 
     project = ProjectCopy(tmp_path_factory.mktemp("local-stack"), engine, ports)
     lines: list[str] = []
@@ -221,6 +223,59 @@ def test_a_failing_migration_keeps_the_previous_release_serving(deployed):
     deployed.project.write_config()
     deployed.up()
     assert deployed.health()[0] == 200
+
+
+def visits(deployed: Deployed, method: str = "GET") -> tuple[int, str]:
+    result = deployed.curl("/visits", extra=("-X", method, "-w", "\n%{http_code}"))
+    body, _, code = result.stdout.rpartition("\n")
+    return int(code or 0), body
+
+
+def test_a_backup_is_drilled_into_a_scratch_database_and_restored_live(deployed):
+    ops = deployed.project.stack.outputs()["operations"].value
+    docker = backups.Docker(ops["docker_host"])
+    for _ in range(3):
+        assert visits(deployed, "POST")[0] == 201
+    assert json.loads(visits(deployed)[1]) == {"visits": 3}
+    snapshot = backups.backup_now(docker, ops["backup_container"])
+
+    subprocess.run(["docker", "exec", ops["database_container"], "psql", "-U", "app", "-d", "app", "-c",
+                    "DROP TABLE visits"], check=True, capture_output=True)
+    assert visits(deployed)[0] == 500
+
+    report = backups.restore_drill(docker, ops, progress=lambda _: None)
+    assert report.failures == [] and report.snapshot.id == snapshot.id
+    assert "visits" in report.checks["tables"] and report.checks["rows in visits"] == 3
+    assert report.rto_s > 0 and report.snapshot.age_s >= 0
+    assert visits(deployed)[0] == 500  # the drill never touches the live database
+    assert not subprocess.run(["docker", "ps", "-aq", "--filter", "label=preflight.role=restore-drill"],
+                              capture_output=True, text=True).stdout.strip()
+
+    safety = backups.restore_live(docker, ops, snapshot.id, progress=lambda _: None)
+    assert safety.id != snapshot.id
+    assert json.loads(visits(deployed)[1]) == {"visits": 3}
+    assert deployed.health()[0] == 200
+
+
+def test_a_wrong_repository_password_gives_one_clear_error_and_changes_nothing(deployed):
+    ops = deployed.project.stack.outputs()["operations"].value
+    job = inspect(ops["backup_container"])
+    [repository] = [m["Name"] for m in job["Mounts"] if m["Destination"] == "/repo"]
+    listing = ["find", "/repo/restic", "-type", "f"]
+
+    def run_with_wrong_password(*command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["docker", "run", "--rm", "-v", f"{repository}:/repo", "-e",
+                               "RESTIC_REPOSITORY=/repo/restic", "-e", "RESTIC_PASSWORD_FILE=/tmp/pw", "--entrypoint",
+                               "sh", job["Config"]["Image"], "-c",
+                               f"echo not-the-password > /tmp/pw && {' '.join(command)}"],
+                              capture_output=True, text=True)
+
+    before = run_with_wrong_password(*listing).stdout
+    result = run_with_wrong_password("preflight-backup", "snapshots")
+    assert result.returncode == backups.EXIT_WRONG_PASSWORD
+    assert result.stderr.strip() == ("[backup] the repository password does not open /repo/restic; nothing was "
+                                     "changed. Set the password it was created with (RESTIC_PASSWORD_FILE).")
+    assert run_with_wrong_password(*listing).stdout == before
 
 
 def test_destroy_leaves_nothing(deployed):

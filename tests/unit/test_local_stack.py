@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.containers import LOG_ROTATION, docker_cpus
+from components.containers import LOG_ROTATION, docker_cpus, go_duration
 from tests.mocks import build_stack
 from tests.stack_config import stack_config
 
@@ -137,3 +137,8 @@ def test_local_certificate_covers_the_public_hostnames(local):
 def test_cpu_limits_are_written_as_the_provider_reads_them_back(cpus, as_read_back):
     # Anything else shows a diff on every preview (seen with "1" against the engine's "1.0").
     assert docker_cpus(cpus) == as_read_back
+
+
+@pytest.mark.parametrize("seconds, as_read_back", [(5, "5s"), (60, "1m0s"), (900, "15m0s"), (3700, "1h1m40s")])
+def test_healthcheck_durations_are_written_as_docker_reads_them_back(seconds, as_read_back):
+    assert go_duration(seconds) == as_read_back

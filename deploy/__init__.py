@@ -1,0 +1,1 @@
+"""`python -m deploy`: operations on a deployed stack through the Automation API (backups, restores)."""

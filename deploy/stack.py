@@ -1,0 +1,37 @@
+"""Open a stack of this project through the Automation API, with the engine this machine has."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pulumi import automation as auto
+
+ROOT = Path(__file__).resolve().parent.parent
+# Pulumi.local.yaml carries the salt of this passphrase; other stacks bring their own.
+LOCAL_PASSPHRASE = "preflight-local"
+
+
+def engine_environment(stack: str) -> dict[str, str]:
+    sys.path.insert(0, str(ROOT))
+    from scripts.toolchain import engine_env  # setup of this machine's engine (PULUMI_HOME, offline flags)
+
+    env = engine_env()
+    if stack == "local":
+        env["PULUMI_CONFIG_PASSPHRASE"] = LOCAL_PASSPHRASE
+    os.environ["PATH"] = env["PATH"]  # the Automation API looks for `pulumi` on this process's PATH
+    return env
+
+
+def select(stack: str, work_dir: Path = ROOT) -> auto.Stack:
+    return auto.select_stack(stack_name=stack, work_dir=str(work_dir),
+                             opts=auto.LocalWorkspaceOptions(env_vars=engine_environment(stack)))
+
+
+def operations(stack: auto.Stack) -> dict[str, Any]:
+    outputs = stack.outputs()
+    if "operations" not in outputs:
+        raise SystemExit(f"stack {stack.name} has no `operations` output: run `pulumi up` with this version first")
+    return outputs["operations"].value
