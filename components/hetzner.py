@@ -88,7 +88,7 @@ class HetznerDockerHost(Host):
                                       network_zone=settings.network_zone, ip_range=settings.subnet, opts=child)
         # Primary IPs outlive the server, so DNS stays valid across a rebuild.
         self.ipv4, self.ipv6 = (
-            hcloud.PrimaryIp(f"{name}-{kind}", type=kind, location=settings.location, assignee_type="server",
+            hcloud.PrimaryIp(f"{name}-{kind}", type=kind, location=settings.location,
                              auto_delete=False, delete_protection=production, labels=labels, opts=kept)
             for kind in ("ipv4", "ipv6"))
         self.volume = hcloud.Volume(f"{name}-data", size=settings.volume_size_gb, location=settings.location,

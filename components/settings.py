@@ -390,7 +390,9 @@ def load_settings() -> LoadedSettings:
     secret_keys = {key[len(prefix):] for key in _secret_config_keys() if key.startswith(prefix)}
     settings, values = parse_settings(stack, raw, secret_keys)
     if stack in SEPARATED_STACKS:
-        problems = _separation_from_stack_files(settings, Path(pulumi.runtime.get_root_directory()))
+        # Older language hosts do not pass the root directory; the program then runs in it.
+        root = pulumi.runtime.get_root_directory() or Path.cwd()
+        problems = _separation_from_stack_files(settings, Path(root))
         if problems:
             raise SettingsError(stack, problems)
     return LoadedSettings(settings, {name: pulumi.Output.secret(value) for name, value in values.items()})

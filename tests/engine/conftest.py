@@ -55,13 +55,14 @@ class ProjectCopy:
     under that stack name and environment (what the policy pack's production-only rules need)."""
 
     def __init__(self, directory: Path, env: dict[str, str], change: Callable[[dict[str, Any]], None] = lambda c: None,
-                 stack: str = "local"):
+                 stack: str = "local", base: str = "local"):
+        """base: whose stack file to start from (Pulumi.<base>.yaml)."""
         self.directory, self.stack_name = directory, stack
         for name in PROGRAM:
             (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, directory / name)
         (directory / ".venv").symlink_to(ROOT / ".venv")
         (directory / "state").mkdir()
-        self.document = yaml.safe_load((ROOT / "Pulumi.local.yaml").read_text())
+        self.document = yaml.safe_load((ROOT / f"Pulumi.{base}.yaml").read_text())
         self.document["config"]["preflight:environment"] = stack
         change(self.document["config"])
         self.write_config()
