@@ -30,8 +30,10 @@ def secret_path(name: str) -> str:
     return f"{SECRETS_DIR}/{name}"
 
 
-def labels(stack: str, component: str, role: str = "service") -> list[docker.ContainerLabelArgs]:
+def labels(stack: str, component: str, role: str = "service", public: bool = False) -> list[docker.ContainerLabelArgs]:
     values = {"preflight.stack": stack, "preflight.component": component, "preflight.role": role}
+    if public:
+        values["preflight.public"] = "true"  # routed by the proxy: takes traffic from the internet
     return [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(values.items())]
 
 
@@ -86,6 +88,7 @@ def baseline_args(
     limits: Limits,
     healthcheck: Healthcheck,
     role: str = "service",
+    public: bool = False,
     restart: str = "unless-stopped",
     command: Optional[Sequence[str]] = None,
 ) -> dict:
@@ -93,7 +96,7 @@ def baseline_args(
     return {
         "image": image,
         "command": list(command) if command else None,
-        "labels": labels(stack, component, role),
+        "labels": labels(stack, component, role, public),
         "healthcheck": healthcheck_args(healthcheck),
         "restart": restart,
         "log_driver": "json-file",

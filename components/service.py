@@ -74,7 +74,8 @@ class Service(pulumi.ComponentResource):
         self.container = docker.Container(
             name,
             **baseline_args(image=image.image_id, stack=stack, component=name, limits=settings.limits,
-                            healthcheck=settings.healthcheck, restart=settings.restart, command=settings.command),
+                            healthcheck=settings.healthcheck, restart=settings.restart, command=settings.command,
+                            public=settings.route is not None),
             envs=envs + [pulumi.Output.concat("PREFLIGHT_MIGRATIONS=", gate)],
             uploads=uploads(files),
             networks_advanced=networks(attachments, alias=service_name),

@@ -9,7 +9,7 @@ from pulumi_policy import PolicyResource, Severity
 
 from .base import Rule, label_map, stack_of
 
-STACK_LABELS = ("preflight.stack", "stack")
+STACK_LABELS = ("preflight.stack", "preflight-stack", "stack")  # docker, hcloud, older
 
 
 def labels_of(resource: PolicyResource) -> dict[str, str]:
