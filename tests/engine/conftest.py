@@ -18,7 +18,7 @@ from pulumi import automation as auto
 
 from scripts.toolchain import engine_env, ensure
 from scripts.policy import pack_arguments
-from tests.stack_config import ROOT
+from tests.stack_config import CLOUD_SECRETS, ROOT
 
 PROGRAM = ["Pulumi.yaml", "__main__.py", "components"]
 # Pulumi.local.yaml carries the salt of this passphrase (see the file's header).
@@ -96,3 +96,23 @@ class ProjectCopy:
         """The state's resources (secret values encrypted)."""
         exported = json.loads(self.cli("stack", "export", check=True).stdout)
         return exported["deployment"].get("resources") or []
+
+
+# hcloud checks the token's shape when it configures, not against the API: a preview stays offline.
+PLACEHOLDER_HCLOUD_TOKEN = "0" * 64
+
+
+def cloud_copy(directory: Path, env: dict[str, str], stack: str,
+               change: Callable[[dict[str, Any]], None] = lambda c: None) -> ProjectCopy:
+    """A copy of a cloud stack that previews offline here: the other stack's file beside it (the
+    settings compare the two), placeholder credentials and config secrets, and the Cloudflare edge
+    left out of the program (no cloudflare plugin on these machines; toolchain/README.md)."""
+    other = "staging" if stack == "production" else "production"
+    shutil.copy(ROOT / f"Pulumi.{other}.yaml", directory / f"Pulumi.{other}.yaml")
+    env = {**env, "HCLOUD_TOKEN": PLACEHOLDER_HCLOUD_TOKEN, "PULUMI_CONFIG_PASSPHRASE": f"{stack}-engine-test"}
+    project = ProjectCopy(directory, env, change, stack=stack, base=stack)
+    project.patch("components/platform.py", "        if settings.edge is None:\n",
+                  "        if True:  # no cloudflare plugin on this machine (tests/engine/conftest.py)\n")
+    for key, value in CLOUD_SECRETS.items():
+        project.stack.set_config(f"preflight:{key}", auto.ConfigValue(value, secret=True))
+    return project

@@ -9,35 +9,16 @@ harness. Everything else of both stacks is what the engine previews.
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 
 import pytest
 from pulumi import automation as auto
 
-from tests.engine.conftest import ProjectCopy
-from tests.stack_config import CLOUD_SECRETS, ROOT
-
-PLACEHOLDER_TOKEN = "0" * 64  # hcloud checks the token's shape at configure time, not against the API
-
-
-def without_the_edge(project: ProjectCopy) -> None:
-    project.patch("components/platform.py", "        if settings.edge is None:\n",
-                  "        if True:  # no cloudflare plugin on this machine (tests/engine/test_cloud_stacks.py)\n")
-
+from tests.engine.conftest import ProjectCopy, cloud_copy
 
 @pytest.fixture(scope="module", params=["production", "staging"])
 def cloud(request, engine, tmp_path_factory) -> ProjectCopy:
-    stack = request.param
-    directory = tmp_path_factory.mktemp(stack)
-    other = "staging" if stack == "production" else "production"
-    shutil.copy(ROOT / f"Pulumi.{other}.yaml", directory / f"Pulumi.{other}.yaml")  # the separation check reads it
-    engine = {**engine, "HCLOUD_TOKEN": PLACEHOLDER_TOKEN, "PULUMI_CONFIG_PASSPHRASE": f"{stack}-engine-test"}
-    project = ProjectCopy(directory, engine, stack=stack, base=stack)
-    without_the_edge(project)
-    for key, value in CLOUD_SECRETS.items():
-        project.stack.set_config(f"preflight:{key}", auto.ConfigValue(value, secret=True))
-    return project
+    return cloud_copy(tmp_path_factory.mktemp(request.param), engine, request.param)
 
 
 def planned(project: ProjectCopy) -> tuple[Counter, str]:

@@ -1,11 +1,10 @@
 """The policy pack under the real engine: `pulumi preview --policy-pack` refuses a stack that breaks
 the checklist, names each rule and what to change, and stays quiet about everything else.
 
-The misconfigured stack is a copy of the local stack previewed as `production` (the pack's
-production-only rules look at the stack name) with four deliberate breaches: CORS `*` and an
-image tagged `latest` set in config, and - since the settings refuse both by construction - a
-published Postgres port and a Redis container without limits patched into the copy's code.
-Preview only: nothing is created.
+The misconfigured stack is a copy of production (previewed offline, without the Cloudflare edge:
+see conftest.cloud_copy) with four deliberate breaches: CORS `*` and an image tagged `latest` set
+in config, and - since the settings refuse both by construction - a published Postgres port and a
+Redis container without limits patched into the copy's code. Preview only: nothing is created.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import json
 
 import pytest
 
-from tests.engine.conftest import ProjectCopy
+from tests.engine.conftest import ProjectCopy, cloud_copy
 
 BREACHES = {
     "PF-SEC-004": "env CORS_ALLOWED_ORIGINS='*': list the exact origins",
@@ -32,7 +31,7 @@ def misconfigure(config):
 
 @pytest.fixture(scope="module")
 def misconfigured(engine, tmp_path_factory) -> ProjectCopy:
-    project = ProjectCopy(tmp_path_factory.mktemp("misconfigured"), engine, misconfigure, stack="production")
+    project = cloud_copy(tmp_path_factory.mktemp("misconfigured"), engine, "production", misconfigure)
     project.patch("components/database.py", "            uploads=uploads([password_file]),",
                   "            uploads=uploads([password_file]),\n"
                   "            ports=[docker.ContainerPortArgs(internal=5432, external=15432)],")
