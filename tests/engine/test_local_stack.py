@@ -113,13 +113,19 @@ def test_no_secret_value_in_container_env_state_or_output(deployed):
                               check=True).stdout.strip() for f in SECRET_FILES]
     # The passwords inside the URLs are the Postgres and Redis secrets themselves.
     secrets += [url.split(":")[2].split("@")[0] for url in secrets[1:]]
+    secrets.append(subprocess.run(["docker", "exec", names["preflight-backup"], "cat", "/run/secrets/backup_password"],
+                                  capture_output=True, text=True, check=True).stdout.strip())
     assert all(len(s) >= 32 for s in secrets)
 
     envs = "\n".join("\n".join(inspect(name)["Config"]["Env"] or []) for name in names.values())
     # As a user exports it (the Automation API's export_stack decrypts, for re-import).
     plaintext = deployed.project.cli("stack", "export", check=True).stdout
     preview = deployed.project.cli("preview", "--diff").stdout
+    # The pack sees secret values decrypted: its messages must never repeat them.
+    checked = deployed.project.preview_with_pack("production")
+    pack_output = checked.stdout + checked.stderr
     for secret in secrets:
+        assert secret not in pack_output
         assert secret not in envs
         assert secret not in plaintext  # secrets are only ever `ciphertext` in the state
         assert secret not in deployed.up_output

@@ -14,6 +14,7 @@ import json
 import pytest
 
 from tests.engine.conftest import ProjectCopy, cloud_copy
+from tests.stack_config import CLOUD_SECRETS
 
 BREACHES = {
     "PF-SEC-004": "env CORS_ALLOWED_ORIGINS='*': list the exact origins",
@@ -51,6 +52,8 @@ def test_the_production_config_refuses_each_breach_by_rule_and_fix(misconfigured
     for rule, fix in BREACHES.items():
         assert f"[mandatory]" in output and rule in output and fix in output, (rule, output)
     assert "preview failed" in output
+    # The pack sees config secrets decrypted; its messages never repeat them.
+    assert not [key for key, value in CLOUD_SECRETS.items() if value in output]
     assert "Traceback" not in output and "KeyboardInterrupt" not in output
 
 
