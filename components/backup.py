@@ -49,8 +49,9 @@ def backup_env(settings: BackupSettings, interval_s: int) -> dict[str, str]:
 class Backup(pulumi.ComponentResource):
     def __init__(self, name: str, settings: BackupSettings, *, interval_s: int, host: Host, stack: str,
                  secret_files: Mapping[str, pulumi.Input[str]], protect: bool,
-                 opts: Optional[pulumi.ResourceOptions] = None):
-        """secret_files: backup_password, database_url and, for S3, the two access key files."""
+                 data_volumes: Mapping[str, pulumi.Input[str]] = {}, opts: Optional[pulumi.ResourceOptions] = None):
+        """secret_files: backup_password, database_url and, for S3, the two access key files;
+        data_volumes: path in the job -> a volume backed up as files next to the dump (read-only)."""
         super().__init__("preflight:index:Backup", name, None, opts)
         image = remote_image(f"{name}-image", settings.image, host.child_opts(self))
         files = [SecretFile(secret_path(n), v) for n, v in sorted(secret_files.items())]
@@ -60,7 +61,11 @@ class Backup(pulumi.ComponentResource):
         if not isinstance(settings.repository, S3Repository):
             self.repository = host.data_volume(f"{name}-repository", stack, self, protect)
             volumes.append(docker.ContainerVolumeArgs(volume_name=self.repository.name, container_path="/repo"))
+        volumes += [docker.ContainerVolumeArgs(volume_name=volume, container_path=path, read_only=True)
+                    for path, volume in sorted(data_volumes.items())]
         self.env = backup_env(settings, interval_s)
+        if data_volumes:
+            self.env["BACKUP_EXTRA_PATHS"] = " ".join(sorted(data_volumes))
         self.container = docker.Container(
             name,
             **baseline_args(image=image.image_id, stack=stack, component="backup", role="backup",

@@ -56,6 +56,7 @@ class Platform(pulumi.ComponentResource):
 
         self.backup = Backup(f"{name}-backup", settings.backup, interval_s=settings.backup_interval_s, host=self.host,
                              stack=settings.stack, secret_files=self._backup_secrets(settings), protect=settings.protect_data,
+                             data_volumes={"/redis": self.cache.volume.name} if settings.cache.holds_data else {},
                              opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database]))
 
         self.services: dict[str, Service] = {}

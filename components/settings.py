@@ -84,6 +84,7 @@ class CacheSettings(Strict):
     image: ImageRef = "redis:7.4-bookworm"
     maxmemory_mb: int = Field(128, ge=8)
     maxmemory_policy: Literal["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu"] = "noeviction"
+    holds_data: bool = Field(False, description="Redis is a cache unless this says it holds data: then it is backed up")
     limits: Limits = Limits(memory_mb=256, cpus=0.5)
 
     @model_validator(mode="after")

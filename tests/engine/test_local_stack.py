@@ -74,6 +74,7 @@ def deployed(engine, docker_engine, tmp_path_factory) -> Deployed:
     def ports(config):
         config["preflight:proxy"].update(https_port=https_port, http_port=http_port)
         config["preflight:backup"] = {"checks": {"tables": ["visits"], "min_rows": {"visits": 3}}}
+        config["preflight:cache"]["holds_data"] = True  # so the backup also carries Redis' files
 
     project = ProjectCopy(tmp_path_factory.mktemp("local-stack"), engine, ports)
     lines: list[str] = []
@@ -244,6 +245,8 @@ def test_a_backup_is_drilled_into_a_scratch_database_and_restored_live(deployed)
         assert visits(deployed, "POST")[0] == 201
     assert json.loads(visits(deployed)[1]) == {"visits": 3}
     snapshot = backups.backup_now(docker, ops["backup_container"])
+    files = docker.run("exec", ops["backup_container"], "restic", "ls", snapshot.id).stdout
+    assert "/var/lib/preflight-backup/work/postgres.dump" in files and "/redis/" in files
 
     subprocess.run(["docker", "exec", ops["database_container"], "psql", "-U", "app", "-d", "app", "-c",
                     "DROP TABLE visits"], check=True, capture_output=True)

@@ -142,3 +142,13 @@ def test_cpu_limits_are_written_as_the_provider_reads_them_back(cpus, as_read_ba
 @pytest.mark.parametrize("seconds, as_read_back", [(5, "5s"), (60, "1m0s"), (900, "15m0s"), (3700, "1h1m40s")])
 def test_healthcheck_durations_are_written_as_docker_reads_them_back(seconds, as_read_back):
     assert go_duration(seconds) == as_read_back
+
+
+def test_redis_is_a_cache_unless_config_says_it_holds_data(local):
+    job = local.container("preflight-backup").inputs
+    assert [v["containerPath"] for v in job["volumes"]] == ["/repo"]
+    raw = stack_config("local")
+    raw["cache"] = {**raw.get("cache", {}), "holds_data": True}
+    job = build_stack("local", raw).container("preflight-backup").inputs
+    assert {"volumeName": "preflight-redis-data", "containerPath": "/redis", "readOnly": True} in job["volumes"]
+    assert "BACKUP_EXTRA_PATHS=/redis" in job["envs"]
