@@ -1,49 +1,172 @@
-"""python -m deploy: operations on a deployed stack.
+"""python -m deploy: preview, apply and operate a stack through the Automation API.
 
-  backup STACK                                 take a backup now; print the snapshot
-  snapshots STACK                              list the backup snapshots
-  restore-drill STACK                          restore the newest snapshot into a scratch database,
-                                               run the stack's restore checks, print RPO and RTO
-  restore STACK --snapshot ID --confirm STACK  restore into the LIVE database (a safety backup first)
+  preview STACK [--report-dir DIR] [--save-plan FILE]
+                        preview with the policy pack at the stack's enforcement; writes preview.md
+                        (for a PR comment) and preview.json; stateful replacements flagged on top
+  up STACK [--plan FILE] [--deadline S]
+                        apply (exactly the saved plan, if given), then the health gate: every public
+                        health URL must answer 200 (1 s polling) before the deadline; on failure
+                        roll back to the previous release
+  releases STACK        the releases that passed the gate (kept as stack tags)
+  rollback STACK [N]    return to release N (default: the one before the current)
+  drift STACK           refresh, then expect no changes; a report of what differs
+  destroy STACK [--confirm STACK]   production needs the stack name typed again
+  backup STACK | snapshots STACK | restore-drill STACK | restore STACK --snapshot ID --confirm STACK
 
-Exit codes: 0 done, 1 failed, 2 usage, 3 the backup repository's password does not open it,
-4 the restore drill ran but a check failed.
+Exit codes: 0 done; 1 failed; 2 usage or refused without confirmation; 3 the backup repository's
+password does not open it; 4 a restore drill's check failed; 5 the policy pack refused the
+preview; 6 the health gate failed (rolled back); 7 drift found.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+import time
+from pathlib import Path
 
-from . import backups, stack
+from pulumi import automation as auto
 
-EXIT_CHECKS_FAILED = 4
+from . import backups, gate, releases, stack
+from .report import Report
 
-
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m deploy", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = root.add_subparsers(dest="command", required=True)
-    for name, help_text in (("backup", "take a backup now"), ("snapshots", "list snapshots"),
-                            ("restore-drill", "restore the newest snapshot into a scratch database and check it")):
-        commands.add_parser(name, help=help_text).add_argument("stack")
-    restore = commands.add_parser("restore", help="restore a snapshot into the live database")
-    restore.add_argument("stack")
-    restore.add_argument("--snapshot", required=True, help="snapshot id (from `snapshots`) or latest")
-    restore.add_argument("--confirm", required=True, metavar="STACK", help="the stack name again")
-    return root
+EXIT_FAILED, EXIT_USAGE, EXIT_CHECKS_FAILED, EXIT_REFUSED, EXIT_GATE, EXIT_DRIFT = 1, 2, 4, 5, 6, 7
+DEFAULT_DEADLINE_S = 30.0
 
 
 def progress(message: str) -> None:
     print(f"[deploy] {message}", file=sys.stderr, flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def step_progress(started: float):
+    """Engine events -> one line per finished step: elapsed, operation, resource."""
+    def on_event(event: auto.EngineEvent) -> None:
+        if event.res_outputs_event and event.res_outputs_event.metadata.op != auto.OpType.SAME:
+            meta = event.res_outputs_event.metadata
+            progress(f"{time.monotonic() - started:6.1f}s  {meta.op.value:<8} {meta.urn.split('::')[-1]}")
+        elif event.res_op_failed_event:
+            meta = event.res_op_failed_event.metadata
+            progress(f"{time.monotonic() - started:6.1f}s  FAILED   {meta.urn.split('::')[-1]}")
+    return on_event
+
+
+def config_file(name: str) -> Path:
+    return stack.project_dir() / f"Pulumi.{name}.yaml"
+
+
+def cmd_preview(args) -> int:
+    target = stack.select(args.stack)
+    report = Report(args.stack)
+    options = stack.pack_options(args.stack)
+    try:
+        result = target.preview(on_event=report.on_event, color="never", plan=args.save_plan, **options)
+        report.summary = {op.value if hasattr(op, "value") else str(op): n for op, n in result.change_summary.items()}
+    except auto.CommandError as error:
+        report.failed = "refused by the policy pack" if report.mandatory else str(error).strip().splitlines()[-1]
+    out = Path(args.report_dir or stack.project_dir() / ".state" / "reports" / args.stack)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "preview.md").write_text(report.markdown())
+    (out / "preview.json").write_text(report.json())
+    print(report.json() if args.json else report.markdown())
+    progress(f"reports: {out / 'preview.md'}, {out / 'preview.json'}")
+    if report.mandatory:
+        return EXIT_REFUSED
+    return EXIT_FAILED if report.failed else 0
+
+
+def apply(target: auto.Stack, config: Path | None, plan: str | None) -> auto.UpResult:
+    started = time.monotonic()
+    return target.up(on_event=step_progress(started), color="never", show_secrets=False, plan=plan,
+                     config_file=str(config) if config else None)
+
+
+def gate_passes(target: auto.Stack, deadline_s: float) -> bool:
+    outputs = target.outputs()
+    urls = sorted(outputs["health_urls"].value.values()) if "health_urls" in outputs else []
+    ca = outputs["tls_certificate_pem"].value if target.name == "local" else None
+    result = gate.wait_healthy(urls, ca, deadline_s, progress)
+    if not result.passed:
+        progress(f"health gate failed after {result.seconds:.1f}s: " +
+                 ", ".join(f"{u} -> {code or 'no answer'}" for u, code in result.last_status.items() if code != 200))
+    return result.passed
+
+
+def cmd_up(args) -> int:
+    target = stack.select(args.stack)
+    images = releases.images_in(config_file(args.stack))
+    try:
+        apply(target, None, args.plan)
+        healthy = gate_passes(target, args.deadline)
+    except auto.CommandError as error:
+        progress(f"up failed: {str(error).strip().splitlines()[-1]}")
+        healthy = False
+    if healthy:
+        release = releases.record(target, images)
+        progress(f"release {release.number} passed the health gate")
+        return 0
+    previous = releases.previous(target, images)
+    if previous is None:
+        progress("no earlier release recorded to roll back to")
+        return EXIT_GATE
+    progress(f"rolling back to release {previous.number}")
+    rollback_to(target, args.stack, previous)
+    return EXIT_GATE
+
+
+def rollback_to(target: auto.Stack, name: str, release: releases.Release) -> None:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as scratch:
+        config = releases.config_with_images(config_file(name), release.images, Path(scratch) / f"Pulumi.{name}.yaml")
+        apply(target, config, None)
+    progress(f"release {release.number} serving again after {time.monotonic() - started:.1f}s; fix the images in "
+             f"Pulumi.{name}.yaml before the next up")
+
+
+def cmd_releases(args) -> int:
+    for release in releases.recorded(stack.select(args.stack)):
+        print(release.line())
+    return 0
+
+
+def cmd_rollback(args) -> int:
+    target = stack.select(args.stack)
+    known = {r.number: r for r in releases.recorded(target)}
+    release = known.get(args.release) if args.release else releases.previous(
+        target, known[max(known)].images if known else {})
+    if release is None:
+        print(f"no such release; `python -m deploy releases {args.stack}` lists them", file=sys.stderr)
+        return EXIT_USAGE
+    rollback_to(target, args.stack, release)
+    return 0 if gate_passes(target, DEFAULT_DEADLINE_S) else EXIT_GATE
+
+
+def cmd_drift(args) -> int:
+    target = stack.select(args.stack)
+    target.refresh(color="never")
+    report = Report(args.stack)
+    result = target.preview(on_event=report.on_event, color="never")
+    report.summary = {op.value if hasattr(op, "value") else str(op): n for op, n in result.change_summary.items()}
+    if not report.steps:
+        print(f"no drift: {args.stack} matches its program")
+        return 0
+    print(report.markdown())
+    return EXIT_DRIFT
+
+
+def cmd_destroy(args) -> int:
+    if args.stack == "production" and args.confirm != args.stack:
+        print("refusing to destroy production: pass --confirm production", file=sys.stderr)
+        return EXIT_USAGE
+    stack.select(args.stack).destroy(on_event=step_progress(time.monotonic()), color="never")
+    return 0
+
+
+def cmd_backups(args) -> int:
     if args.command == "restore" and args.confirm != args.stack:
         print(f"refusing to restore into the live database of {args.stack}: pass --confirm {args.stack}",
               file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     ops = stack.operations(stack.select(args.stack))
     docker = backups.Docker(ops["docker_host"])
     try:
@@ -52,12 +175,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"snapshot {snapshot.id} taken {snapshot.time:%Y-%m-%d %H:%M:%S} UTC")
         elif args.command == "snapshots":
             for snapshot in backups.snapshots(docker, ops["backup_container"]):
-                print(f"{snapshot.id}  {snapshot.time:%Y-%m-%d %H:%M:%S} UTC  ({snapshot.age_s:.0f}s ago)")
+                print(f"{snapshot.id}  {snapshot.time:%Y-%m-%d %H:%M:%S} UTC  ({snapshot.age_s:.0f}s ago)  "
+                      f"{','.join(snapshot.tags)}")
         elif args.command == "restore-drill":
             report = backups.restore_drill(docker, ops, progress)
             print("\n".join(report.lines()))
             return EXIT_CHECKS_FAILED if report.failures else 0
-        elif args.command == "restore":
+        else:
             safety = backups.restore_live(docker, ops, args.snapshot, progress)
             print(f"restored {args.snapshot} into the live database of {args.stack}; the state before it is "
                   f"snapshot {safety.id}")
@@ -65,6 +189,44 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.command} failed: {error}", file=sys.stderr)
         return error.exit_code
     return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m deploy", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    root.add_argument("--project", type=Path, default=stack.ROOT, help="the Pulumi project directory (default: this one)")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("stack")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    preview = command("preview", cmd_preview, "preview with the policy pack; Markdown and JSON reports")
+    preview.add_argument("--report-dir")
+    preview.add_argument("--save-plan", metavar="FILE", help="save the update plan for `up --plan`")
+    preview.add_argument("--json", action="store_true", help="print the JSON report instead of Markdown")
+    up = command("up", cmd_up, "apply, then the health gate; roll back on failure")
+    up.add_argument("--plan", metavar="FILE", help="apply exactly this saved plan")
+    up.add_argument("--deadline", type=float, default=DEFAULT_DEADLINE_S, help="seconds the gate waits")
+    command("releases", cmd_releases, "releases that passed the health gate")
+    command("rollback", cmd_rollback, "return to an earlier release").add_argument("release", type=int, nargs="?")
+    command("drift", cmd_drift, "refresh and report what differs from the program")
+    command("destroy", cmd_destroy, "destroy the stack").add_argument("--confirm", metavar="STACK")
+    for name, help_text in (("backup", "take a backup now"), ("snapshots", "list backup snapshots"),
+                            ("restore-drill", "restore the newest snapshot into a scratch database and check it")):
+        command(name, cmd_backups, help_text)
+    restore = command("restore", cmd_backups, "restore a snapshot into the live database")
+    restore.add_argument("--snapshot", required=True, help="snapshot id (from `snapshots`) or latest")
+    restore.add_argument("--confirm", required=True, metavar="STACK", help="the stack name again")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    stack.PROJECT = args.project.resolve()
+    return args.handler(args)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from typing import Any
 from pulumi import automation as auto
 
 ROOT = Path(__file__).resolve().parent.parent
+PROJECT = ROOT  # the project directory the command works on (`--project`)
 # Pulumi.local.yaml carries the salt of this passphrase; other stacks bring their own.
 LOCAL_PASSPHRASE = "preflight-local"
 
@@ -25,8 +26,12 @@ def engine_environment(stack: str) -> dict[str, str]:
     return env
 
 
-def select(stack: str, work_dir: Path = ROOT) -> auto.Stack:
-    return auto.select_stack(stack_name=stack, work_dir=str(work_dir),
+def project_dir() -> Path:
+    return PROJECT
+
+
+def select(stack: str) -> auto.Stack:
+    return auto.select_stack(stack_name=stack, work_dir=str(PROJECT),
                              opts=auto.LocalWorkspaceOptions(env_vars=engine_environment(stack)))
 
 
@@ -35,3 +40,10 @@ def operations(stack: auto.Stack) -> dict[str, Any]:
     if "operations" not in outputs:
         raise SystemExit(f"stack {stack.name} has no `operations` output: run `pulumi up` with this version first")
     return outputs["operations"].value
+
+
+def pack_options(stack_name: str) -> dict[str, list[str]]:
+    """The policy pack and the stack's enforcement config, as Automation API arguments."""
+    from scripts.policy import config_file, PACK
+
+    return {"policy_packs": [str(PACK)], "policy_pack_configs": [str(config_file(stack_name))]}

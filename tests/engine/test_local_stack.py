@@ -8,6 +8,7 @@ built, then a release, then a failed release, then `destroy`.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 import time
@@ -20,6 +21,7 @@ from pulumi import automation as auto
 
 from deploy import backups
 from tests.engine.conftest import ProjectCopy, free_port
+from tests.stack_config import ROOT
 
 APP_IMAGE = "preflight-sample-app:0.1.0"
 RELEASE_IMAGE = "preflight-sample-app:engine-test-release"
@@ -59,6 +61,12 @@ class Deployed:
         result = self.curl("/health", extra=("-w", "\n%{http_code}"))
         body, _, code = result.stdout.rpartition("\n")
         return int(code or 0), body
+
+    def deploy(self, *args: str) -> subprocess.CompletedProcess:
+        """`python -m deploy` on this copy, as CI runs it."""
+        return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "deploy", "--project",
+                               str(self.project.directory), *args], cwd=ROOT, capture_output=True, text=True,
+                              env={**os.environ, "PULUMI_BACKEND_URL": self.project.env["PULUMI_BACKEND_URL"]})
 
     def up(self) -> auto.UpResult:
         lines: list[str] = []
@@ -285,6 +293,80 @@ def test_a_wrong_repository_password_gives_one_clear_error_and_changes_nothing(d
     assert result.stderr.strip() == ("[backup] the repository password does not open /repo/restic; nothing was "
                                      "changed. Set the password it was created with (RESTIC_PASSWORD_FILE).")
     assert run_with_wrong_password(*listing).stdout == before
+
+
+BROKEN_IMAGE = "preflight-sample-app:engine-test-broken"
+
+
+def test_deploy_preview_reports_changes_and_flags_stateful_replacements(deployed):
+    database = deployed.project.config["preflight:database"]
+    database["max_connections"] = 150  # the database container's command changes: it is replaced
+    deployed.project.write_config()
+    reports = deployed.project.directory / "reports"
+    result = deployed.deploy("preview", "local", "--report-dir", str(reports))
+    database["max_connections"] = 100
+    deployed.project.write_config()
+    assert result.returncode == 0, result.stderr
+    report = json.loads((reports / "preview.json").read_text())
+    assert report["dangerous"] == ["preflight-postgres"]
+    [step] = [s for s in report["steps"] if s["name"] == "preflight-postgres"]
+    assert step["op"] == "replace" and "command" in step["replace_reasons"]
+    markdown = (reports / "preview.md").read_text()
+    assert markdown.index("Stateful resources replaced or deleted") < markdown.index("### Changes")
+    assert report["violations"] == []
+
+
+def test_deploy_up_records_releases_and_a_failing_release_is_rolled_back(deployed):
+    assert deployed.deploy("up", "local").returncode == 0  # the release the earlier test deployed
+    subprocess.run(["docker", "build", "-q", "-t", BROKEN_IMAGE, "-"], check=True, capture_output=True, text=True,
+                   input=f"FROM {RELEASE_IMAGE}\nUSER root\nRUN sed -i 's/return 0 if response.status == 200 "
+                         f"else 1/return 1/' /app/app.py\nUSER 10001\n")
+    api = deployed.project.config["preflight:services"]["api"]
+    api["healthcheck"].update(interval_s=1, timeout_s=1, retries=2, start_period_s=0)
+    deployed.project.write_config()
+    assert deployed.deploy("up", "local").returncode == 0  # faster healthchecks for this test
+
+    api["image"] = BROKEN_IMAGE
+    deployed.project.write_config()
+    result = deployed.deploy("up", "local")
+    assert result.returncode == 6, result.stderr
+    assert "rolling back to release" in result.stderr and "serving again after" in result.stderr
+    assert deployed.health()[0] == 200
+    serving = inspect(container_names(deployed.project)["preflight-api"])
+    assert serving["Image"] == inspect(RELEASE_IMAGE)["Id"]
+    listed = deployed.deploy("releases", "local").stdout.splitlines()
+    assert len(listed) >= 2 and BROKEN_IMAGE not in "".join(listed)
+    api["image"] = RELEASE_IMAGE
+    deployed.project.write_config()
+
+
+def test_deploy_rollback_returns_to_an_earlier_release(deployed):
+    deployed.project.config["preflight:services"]["api"]["image"] = APP_IMAGE
+    deployed.project.write_config()
+    assert deployed.deploy("up", "local").returncode == 0
+    listed = deployed.deploy("releases", "local").stdout.splitlines()
+    assert f"api={APP_IMAGE}" in listed[-1]
+    [earlier] = [line for line in listed if f"api={RELEASE_IMAGE}" in line][-1:]
+    result = deployed.deploy("rollback", "local", earlier.split()[0])
+    assert result.returncode == 0, result.stderr
+    assert inspect(container_names(deployed.project)["preflight-api"])["Image"] == inspect(RELEASE_IMAGE)["Id"]
+    assert deployed.health()[0] == 200
+    assert deployed.deploy("up", "local").returncode == 0  # back to what the stack file says
+
+
+def test_deploy_drift_finds_what_changed_outside_the_program(deployed):
+    assert deployed.deploy("drift", "local").returncode == 0
+    redis = container_names(deployed.project)["preflight-redis"]
+    subprocess.run(["docker", "rm", "-f", redis], check=True, capture_output=True)
+    result = deployed.deploy("drift", "local")
+    assert result.returncode == 7 and "preflight-redis" in result.stdout
+    assert deployed.deploy("up", "local").returncode == 0
+    assert deployed.health()[0] == 200
+
+
+def test_deploy_refuses_to_destroy_production_without_confirmation(deployed):
+    result = deployed.deploy("destroy", "production")
+    assert result.returncode == 2 and "pass --confirm production" in result.stderr
 
 
 def test_destroy_leaves_nothing(deployed):

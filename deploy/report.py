@@ -1,0 +1,102 @@
+"""What a reviewer needs from a preview, collected from the engine's events: the change summary,
+each step with its operation and the properties that force a replacement, stateful resources
+that would be replaced or deleted (at the top), and policy violations. Never a value: only
+names of properties, resources and rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+from pulumi import automation as auto
+
+# Resources whose replacement or deletion loses data or addresses unless someone planned it.
+STATEFUL_TYPES = {"docker:index/volume:Volume", "hcloud:index/server:Server", "hcloud:index/volume:Volume",
+                  "hcloud:index/primaryIp:PrimaryIp"}
+STATEFUL_ROLES = ("postgres", "redis")  # the database and cache containers, by resource name
+DESTRUCTIVE = {auto.OpType.REPLACE, auto.OpType.CREATE_REPLACEMENT, auto.OpType.DELETE_REPLACED,
+               auto.OpType.DELETE}
+
+
+@dataclass
+class Step:
+    name: str
+    type: str
+    op: str
+    replace_reasons: list[str] = field(default_factory=list)  # property names that force the replacement
+    changed: list[str] = field(default_factory=list)  # property names that change
+
+    @property
+    def stateful(self) -> bool:
+        return self.type in STATEFUL_TYPES or (self.type == "docker:index/container:Container" and
+                                               any(self.name.endswith(f"-{role}") for role in STATEFUL_ROLES))
+
+
+@dataclass
+class Violation:
+    rule: str
+    resource: str
+    level: str
+    message: str
+
+
+@dataclass
+class Report:
+    stack: str
+    summary: dict[str, int] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    failed: Optional[str] = None
+
+    @property
+    def dangerous(self) -> list[Step]:
+        return [s for s in self.steps if s.stateful and s.op in {op.value for op in DESTRUCTIVE}]
+
+    @property
+    def mandatory(self) -> list[Violation]:
+        return [v for v in self.violations if v.level == "mandatory"]
+
+    def on_event(self, event: auto.EngineEvent) -> None:
+        if event.resource_pre_event:
+            meta = event.resource_pre_event.metadata
+            if meta.op in (auto.OpType.SAME, auto.OpType.READ) or meta.type == "pulumi:pulumi:Stack":
+                return
+            if meta.op == auto.OpType.DELETE_REPLACED or meta.op == auto.OpType.CREATE_REPLACEMENT:
+                return  # the REPLACE step of the same resource says it all
+            self.steps.append(Step(meta.urn.split("::")[-1], meta.type, meta.op.value,
+                                   sorted(meta.keys or []) if meta.op == auto.OpType.REPLACE else [],
+                                   sorted(meta.diffs or [])))
+        elif event.policy_event:
+            policy = event.policy_event
+            resource = (policy.resource_urn or "the stack").split("::")[-1]
+            self.violations.append(Violation(policy.policy_name, resource, policy.enforcement_level,
+                                             policy.message.strip().splitlines()[-1]))
+
+    def markdown(self) -> str:
+        lines = [f"## Preview of `{self.stack}`", ""]
+        if self.failed:
+            lines += [f"**The preview failed:** {self.failed}", ""]
+        if self.dangerous:
+            lines += ["### ⚠ Stateful resources replaced or deleted", ""]
+            lines += [f"- **{s.op}** `{s.name}` ({s.type})" + (f", because of: {', '.join(s.replace_reasons)}"
+                                                            if s.replace_reasons else "") for s in self.dangerous]
+            lines.append("")
+        lines += ["### Changes", "", ", ".join(f"{n} {op}" for op, n in sorted(self.summary.items())) or "none", ""]
+        if self.steps:
+            lines += ["| resource | type | operation | replaced because of | changes |", "| --- | --- | --- | --- | --- |"]
+            lines += [f"| {s.name} | {s.type} | {s.op} | {', '.join(s.replace_reasons)} | {', '.join(s.changed)} |"
+                      for s in self.steps]
+            lines.append("")
+        lines += ["### Policy violations", ""]
+        if self.violations:
+            lines += ["| rule | resource | level | what to change |", "| --- | --- | --- | --- |"]
+            lines += [f"| {v.rule} | {v.resource} | {v.level} | {v.message} |" for v in self.violations]
+        else:
+            lines.append("none")
+        return "\n".join(lines) + "\n"
+
+    def json(self) -> str:
+        data = asdict(self)
+        data["dangerous"] = [s.name for s in self.dangerous]
+        return json.dumps(data, indent=2) + "\n"
