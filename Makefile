@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # The local stack's passphrase: Pulumi.local.yaml carries the salt that belongs to it.
 LOCAL_STACK := PULUMI_CONFIG_PASSPHRASE=preflight-local
 
-.PHONY: setup policy-venv test-deps engine toolchain engine-check docker images up preview destroy test
+.PHONY: setup policy-venv test-deps engine toolchain engine-check docker images up preview destroy test bench
 
 # Recreated from scratch when the pins change, so a removed SDK (and the plugin it asks for) goes too.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -67,3 +67,11 @@ destroy: setup
 # (plugins built from served modules, the local stack deployed on the local Docker engine).
 test: setup test-deps toolchain images policy-venv
 	$(PY) -m pytest tests -q
+
+# Figures, never assertions: each script prints a Markdown table (medians with min and max);
+# the tables are also kept in bench/results.md. Needs `make up` (the backups and preview cost
+# benchmarks use the deployed local stack); `docker compose` is built if missing.
+bench: up policy-venv
+	bash scripts/compose.sh
+	{ for b in preview_cost preview_growth releases backups; do \
+	    echo "### $$b"; $(PY) bench/$$b.py || exit 1; echo; done; } | tee bench/results.md
