@@ -21,6 +21,7 @@ preview; 6 the health gate failed (rolled back); 7 drift found.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -104,13 +105,15 @@ def cmd_up(args) -> int:
     if healthy:
         release = releases.record(target, images)
         progress(f"release {release.number} passed the health gate")
+        emit(args, {"stack": args.stack, "release": release.number, "gate": "passed"})
         return 0
     previous = releases.previous(target, images)
     if previous is None:
         progress("no earlier release recorded to roll back to")
-        return EXIT_GATE
-    progress(f"rolling back to release {previous.number}")
-    rollback_to(target, args.stack, previous)
+    else:
+        progress(f"rolling back to release {previous.number}")
+        rollback_to(target, args.stack, previous)
+    emit(args, {"stack": args.stack, "gate": "failed", "rolled_back_to": previous.number if previous else None})
     return EXIT_GATE
 
 
@@ -123,8 +126,16 @@ def rollback_to(target: auto.Stack, name: str, release: releases.Release) -> Non
              f"Pulumi.{name}.yaml before the next up")
 
 
+def emit(args, data) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2))
+
+
 def cmd_releases(args) -> int:
-    for release in releases.recorded(stack.select(args.stack)):
+    recorded = releases.recorded(stack.select(args.stack))
+    if args.json:
+        emit(args, [{"number": r.number, "at": r.at, "images": r.images} for r in recorded])
+    for release in [] if args.json else recorded:
         print(release.line())
     return 0
 
@@ -147,11 +158,13 @@ def cmd_drift(args) -> int:
     report = Report(args.stack)
     result = target.preview(on_event=report.on_event, color="never")
     report.summary = {op.value if hasattr(op, "value") else str(op): n for op, n in result.change_summary.items()}
-    if not report.steps:
+    if args.json:
+        print(report.json())
+    elif not report.steps:
         print(f"no drift: {args.stack} matches its program")
-        return 0
-    print(report.markdown())
-    return EXIT_DRIFT
+    else:
+        print(report.markdown())
+    return EXIT_DRIFT if report.steps else 0
 
 
 def cmd_destroy(args) -> int:
@@ -195,6 +208,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m deploy", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     root.add_argument("--project", type=Path, default=stack.ROOT, help="the Pulumi project directory (default: this one)")
+    root.add_argument("--json", action="store_true", help="machine-readable results on stdout")
     commands = root.add_subparsers(dest="command", required=True)
 
     def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
@@ -206,7 +220,6 @@ def parser() -> argparse.ArgumentParser:
     preview = command("preview", cmd_preview, "preview with the policy pack; Markdown and JSON reports")
     preview.add_argument("--report-dir")
     preview.add_argument("--save-plan", metavar="FILE", help="save the update plan for `up --plan`")
-    preview.add_argument("--json", action="store_true", help="print the JSON report instead of Markdown")
     up = command("up", cmd_up, "apply, then the health gate; roll back on failure")
     up.add_argument("--plan", metavar="FILE", help="apply exactly this saved plan")
     up.add_argument("--deadline", type=float, default=DEFAULT_DEADLINE_S, help="seconds the gate waits")

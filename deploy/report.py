@@ -60,8 +60,8 @@ class Report:
     def on_event(self, event: auto.EngineEvent) -> None:
         if event.resource_pre_event:
             meta = event.resource_pre_event.metadata
-            if meta.op in (auto.OpType.SAME, auto.OpType.READ) or meta.type == "pulumi:pulumi:Stack":
-                return
+            if meta.op in (auto.OpType.SAME, auto.OpType.READ) or meta.type.startswith(("pulumi:", "preflight:")):
+                return  # the stack, providers and our components hold nothing themselves
             if meta.op == auto.OpType.DELETE_REPLACED or meta.op == auto.OpType.CREATE_REPLACEMENT:
                 return  # the REPLACE step of the same resource says it all
             self.steps.append(Step(meta.urn.split("::")[-1], meta.type, meta.op.value,

@@ -10,11 +10,13 @@ Redis container without limits patched into the copy's code. Preview only: nothi
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 
 from tests.engine.conftest import ProjectCopy, cloud_copy
-from tests.stack_config import CLOUD_SECRETS
+from tests.stack_config import CLOUD_SECRETS, ROOT
 
 BREACHES = {
     "PF-SEC-004": "env CORS_ALLOWED_ORIGINS='*': list the exact origins",
@@ -86,3 +88,13 @@ def test_a_waiver_without_a_reason_is_refused_by_the_engine(misconfigured, tmp_p
     result = misconfigured.preview_with_pack(config)
     assert result.returncode != 0
     assert "PF-DATA-001" in output_of(result) and "reason" in output_of(result)
+
+
+def test_the_deploy_preview_report_names_each_violation_and_refuses(misconfigured, tmp_path):
+    result = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "deploy", "--project",
+                             str(misconfigured.directory), "preview", "production", "--report-dir", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, env={**os.environ, **misconfigured.env})
+    assert result.returncode == 5, result.stderr
+    report = json.loads((tmp_path / "preview.json").read_text())
+    assert {v["rule"] for v in report["violations"] if v["level"] == "mandatory"} >= set(BREACHES)
+    assert "| PF-SEC-004 | preflight-api | mandatory |" in (tmp_path / "preview.md").read_text()
