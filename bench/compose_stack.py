@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from common import ROOT, summary  # noqa: F401  (ROOT puts the project on sys.path)
+from common import ROOT  # also puts the project on sys.path
 from components.cache import redis_conf
 from components.generated import random_password, self_signed_certificate
 from components.proxy import ProxyRoute, render_caddyfile

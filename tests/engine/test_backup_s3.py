@@ -9,7 +9,6 @@ import subprocess
 import tarfile
 import time
 import urllib.request
-from pathlib import Path
 
 import boto3
 import pytest

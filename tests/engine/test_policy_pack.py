@@ -52,7 +52,7 @@ def test_the_production_config_refuses_each_breach_by_rule_and_fix(misconfigured
     output = output_of(result)
     assert result.returncode != 0
     for rule, fix in BREACHES.items():
-        assert f"[mandatory]" in output and rule in output and fix in output, (rule, output)
+        assert "[mandatory]" in output and rule in output and fix in output, (rule, output)
     assert "preview failed" in output
     # The pack sees config secrets decrypted; its messages never repeat them.
     assert not [key for key, value in CLOUD_SECRETS.items() if value in output]
