@@ -69,9 +69,8 @@ test: setup test-deps toolchain images policy-venv
 	$(PY) -m pytest tests -q
 
 # Figures, never assertions: each script prints a Markdown table (medians with min and max);
-# the tables are also kept in bench/results.md. Needs `make up` (the backups and preview cost
+# the tables are also kept in bench/results.json and bench/results.md. Needs `make up` (the backups and preview cost
 # benchmarks use the deployed local stack); `docker compose` is built if missing.
 bench: up policy-venv
 	bash scripts/compose.sh
-	{ for b in preview_cost preview_growth releases backups; do \
-	    echo "### $$b"; $(PY) bench/$$b.py || exit 1; echo; done; } | tee bench/results.md
+	$(PY) bench/run.py

@@ -328,8 +328,13 @@ def test_deploy_up_records_releases_and_a_failing_release_is_rolled_back(deploye
 
     api["image"] = BROKEN_IMAGE
     deployed.project.write_config()
+    traffic = Traffic(deployed)
+    traffic.start()
     result = deployed.deploy("up", "local")
+    codes = traffic.stop()
     assert result.returncode == 6, result.stderr
+    # The broken release never took traffic: the previous one served throughout.
+    assert len(codes) > 20 and set(codes) == {200}, f"{len([c for c in codes if c != 200])} of {len(codes)} failed"
     assert "rolling back to release" in result.stderr and "serving again after" in result.stderr
     assert deployed.health()[0] == 200
     serving = inspect(container_names(deployed.project)["preflight-api"])

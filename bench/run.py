@@ -1,0 +1,35 @@
+"""Run every benchmark, print their Markdown tables one after the other, and keep them with the
+machine they ran on in bench/results.json (and bench/results.md). `make bench` calls this."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHMARKS = ["preview_cost", "preview_growth", "releases", "backups"]
+
+
+def main() -> int:
+    results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+               "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}", "tables": {}}
+    for name in BENCHMARKS:
+        done = subprocess.run([sys.executable, str(HERE / f"{name}.py")], cwd=HERE, stdout=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            print(f"{name} failed (exit {done.returncode})", file=sys.stderr)
+            return done.returncode
+        results["tables"][name] = done.stdout.strip()
+        print(f"### {name}\n\n{done.stdout.strip()}\n", flush=True)
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (HERE / "results.md").write_text(f"Measured {results['date']} on {results['machine']}.\n\n" + "\n\n".join(
+        f"### {name}\n\n{table}" for name, table in results["tables"].items()) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
