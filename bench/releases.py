@@ -125,6 +125,9 @@ def main() -> int:
         print(f"| docker compose recreate of the app | {summary([r['release'] for r in compose])} |")
         print(f"| compose recreate under load: failed requests | "
               f"{', '.join(str(r['release load'].failed) for r in compose)} |")
+        compose_loads = [r["release load"] for r in compose]
+        print("| compose recreate under load: p50 / p99 latency | " + ", ".join(
+            f"{l.percentile(0.5):.0f} / {l.percentile(0.99):.0f} ms" for l in compose_loads) + " |")
         print(f"| fresh up ratio Preflight / compose | "
               f"{summary([p['fresh up'] / c['fresh up'] for p, c in zip(runs, compose)], unit='x')} |")
     else:

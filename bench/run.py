@@ -16,9 +16,13 @@ BENCHMARKS = ["preview_cost", "preview_growth", "releases", "backups"]
 
 
 def main() -> int:
+    """`bench/run.py [NAME ...]`: all benchmarks, or only those named (the others' tables are kept)."""
+    chosen = sys.argv[1:] or BENCHMARKS
+    previous = json.loads((HERE / "results.json").read_text()) if (HERE / "results.json").exists() else {}
     results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-               "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}", "tables": {}}
-    for name in BENCHMARKS:
+               "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+               "tables": {k: v for k, v in previous.get("tables", {}).items() if k not in chosen}}
+    for name in chosen:
         done = subprocess.run([sys.executable, str(HERE / f"{name}.py")], cwd=HERE, stdout=subprocess.PIPE, text=True)
         if done.returncode != 0:
             print(f"{name} failed (exit {done.returncode})", file=sys.stderr)
@@ -27,7 +31,7 @@ def main() -> int:
         print(f"### {name}\n\n{done.stdout.strip()}\n", flush=True)
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (HERE / "results.md").write_text(f"Measured {results['date']} on {results['machine']}.\n\n" + "\n\n".join(
-        f"### {name}\n\n{table}" for name, table in results["tables"].items()) + "\n")
+        f"### {name}\n\n{results['tables'][name]}" for name in BENCHMARKS if name in results["tables"]) + "\n")
     return 0
 
 

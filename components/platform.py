@@ -1,4 +1,4 @@
-"""Wires one stack: host -> secrets -> database, cache -> services -> certificate -> proxy."""
+"""Wires one stack: host -> secrets -> database, cache -> backup -> services -> edge (cloud) or certificate -> proxy."""
 
 from __future__ import annotations
 

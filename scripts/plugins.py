@@ -50,13 +50,18 @@ PROVIDERS = {
 }
 
 
+def source_hash(directory: Path, extra: str = "") -> str:
+    """A short hash of a program's sources (and `extra`): what a cached build is keyed by."""
+    digest = hashlib.sha256(extra.encode())
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def recipe(name: str) -> str:
     """A short hash of everything a build of `name` depends on that is ours to change."""
     provider = PROVIDERS[name]
-    digest = hashlib.sha256(repr(provider).encode())
-    for path in sorted(p for p in provider.program.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(provider.program).as_posix().encode() + path.read_bytes())
-    return digest.hexdigest()[:12]
+    return source_hash(provider.program, repr(provider))
 
 
 def run(cmd: list[str], cwd: Path, env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess:

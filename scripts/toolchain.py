@@ -181,6 +181,15 @@ def acquire_cli(version: str) -> bool:
 # that runs this host as pulumi-language-python-v3.68 and starts policy packs itself.
 IN_MODULE_HOST_SDK = "v3.68.0"
 INNER_HOST = "pulumi-language-python-v3.68"
+ADAPTER = ROOT / "toolchain" / "language-host"
+ADAPTER_RECIPE = ".language-host-recipe"  # the adapter's source hash, beside the binaries
+
+
+def has_language_host(version: str) -> bool:
+    target = cli_dir(version)
+    recipe = target / ADAPTER_RECIPE
+    return all((target / name).exists() for name in ("pulumi-language-python", INNER_HOST)) and \
+        recipe.exists() and recipe.read_text() == bridged.source_hash(ADAPTER)
 
 
 def acquire_language_host(version: str) -> bool:
@@ -193,11 +202,11 @@ def acquire_language_host(version: str) -> bool:
     if not built:
         return False
     try:
-        bridged.build_program(ROOT / "toolchain" / "language-host", target / "pulumi-language-python",
-                              CACHE / "build" / "language-host")
+        bridged.build_program(ADAPTER, target / "pulumi-language-python", CACHE / "build" / "language-host")
     except RuntimeError as error:
         log(f"the language host adapter: {error}")
         return False
+    (target / ADAPTER_RECIPE).write_text(bridged.source_hash(ADAPTER))
     log("built the language host adapter (toolchain/language-host)")
     # The scripts the host runs must match the installed SDK, so they come from the current release.
     sdk = bridged.go_download("github.com/pulumi/pulumi/sdk/v3", f"v{version}") / "python"
@@ -299,8 +308,7 @@ def ensure(check_only: bool, engine_only: bool = False) -> int:
     if not has_cli:
         return report(version, plugins, [f"Pulumi CLI v{version}", "pulumi-language-python",
                                          *(f"plugin {p.name} v{p.version}" for p in plugins)])
-    host_files = [cli_dir(version) / name for name in ("pulumi-language-python", INNER_HOST)]
-    has_host = all(f.exists() for f in host_files) or (not check_only and acquire_language_host(version))
+    has_host = has_language_host(version) or (not check_only and acquire_language_host(version))
     if not has_host:
         missing.append(f"pulumi-language-python v{version}")
     present = installed_plugins(version)

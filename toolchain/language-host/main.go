@@ -17,10 +17,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/cmdutil"
@@ -31,45 +34,58 @@ import (
 // The served host, installed beside this binary under this name.
 const innerHost = "pulumi-language-python-v3.68"
 
+// The served host starts only when a call needs it: a policy pack's host never does, which keeps
+// the pack's start-up (part of every preview with --policy-pack) short.
 type adapter struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
-	inner pulumirpc.LanguageRuntimeClient
+	once    sync.Once
+	client  pulumirpc.LanguageRuntimeClient
+	failure error
 }
 
-func (a *adapter) Handshake(ctx context.Context, req *pulumirpc.LanguageHandshakeRequest) (*pulumirpc.LanguageHandshakeResponse, error) {
-	return a.inner.Handshake(ctx, req)
+func (a *adapter) inner() pulumirpc.LanguageRuntimeClient {
+	a.once.Do(func() { a.client, a.failure = startInner() })
+	if a.failure != nil {
+		cmdutil.Exit(a.failure)
+	}
+	return a.client
+}
+
+// The v3.68 host predates Handshake; answering Unimplemented here is what it would answer.
+func (a *adapter) Handshake(context.Context, *pulumirpc.LanguageHandshakeRequest) (*pulumirpc.LanguageHandshakeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "Handshake is not implemented by the v3.68 host")
 }
 
 func (a *adapter) GetRequiredPlugins(ctx context.Context, req *pulumirpc.GetRequiredPluginsRequest) (*pulumirpc.GetRequiredPluginsResponse, error) {
-	return a.inner.GetRequiredPlugins(ctx, req)
+	return a.inner().GetRequiredPlugins(ctx, req)
 }
 
 func (a *adapter) GetRequiredPackages(ctx context.Context, req *pulumirpc.GetRequiredPackagesRequest) (*pulumirpc.GetRequiredPackagesResponse, error) {
-	return a.inner.GetRequiredPackages(ctx, req)
+	return a.inner().GetRequiredPackages(ctx, req)
 }
 
 func (a *adapter) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
-	return a.inner.Run(ctx, req)
+	return a.inner().Run(ctx, req)
 }
 
 func (a *adapter) GetPluginInfo(ctx context.Context, req *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
-	return a.inner.GetPluginInfo(ctx, req)
+	return a.inner().GetPluginInfo(ctx, req)
 }
 
 func (a *adapter) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
-	return a.inner.About(ctx, req)
+	return a.inner().About(ctx, req)
 }
 
 func (a *adapter) GetProgramDependencies(ctx context.Context, req *pulumirpc.GetProgramDependenciesRequest) (*pulumirpc.GetProgramDependenciesResponse, error) {
-	return a.inner.GetProgramDependencies(ctx, req)
+	return a.inner().GetProgramDependencies(ctx, req)
 }
 
 func (a *adapter) RuntimeOptionsPrompts(ctx context.Context, req *pulumirpc.RuntimeOptionsRequest) (*pulumirpc.RuntimeOptionsResponse, error) {
-	return a.inner.RuntimeOptionsPrompts(ctx, req)
+	return a.inner().RuntimeOptionsPrompts(ctx, req)
 }
 
 func (a *adapter) InstallDependencies(req *pulumirpc.InstallDependenciesRequest, server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse]) error {
-	stream, err := a.inner.InstallDependencies(server.Context(), req)
+	stream, err := a.inner().InstallDependencies(server.Context(), req)
 	if err != nil {
 		return err
 	}
@@ -86,7 +102,7 @@ func (a *adapter) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
 
 func (a *adapter) RunPlugin(req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse]) error {
 	if req.Program != "" || req.Kind != "analyzer" || req.Info == nil {
-		stream, err := a.inner.RunPlugin(server.Context(), req)
+		stream, err := a.inner().RunPlugin(server.Context(), req)
 		if err != nil {
 			return err
 		}
@@ -180,13 +196,9 @@ func startInner() (pulumirpc.LanguageRuntimeClient, error) {
 }
 
 func main() {
-	inner, err := startInner()
-	if err != nil {
-		cmdutil.Exit(err)
-	}
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Init: func(srv *grpc.Server) error {
-			pulumirpc.RegisterLanguageRuntimeServer(srv, &adapter{inner: inner})
+			pulumirpc.RegisterLanguageRuntimeServer(srv, &adapter{})
 			return nil
 		},
 		Options: rpcutil.OpenTracingServerInterceptorOptions(nil),
