@@ -9,19 +9,14 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from . import cloudflare_ips
+from .setting_types import DnsLabel, ImageRef, Name, Strict
 
-DnsLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
-KeyName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 PublicKey = Annotated[str, Field(pattern=r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]{40,}( \S.*)?$")]
 Network = Annotated[str, Field(pattern=r"^[0-9a-fA-F:.]+/\d{1,3}$")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _fix(template: str, **context) -> PydanticCustomError:
@@ -49,8 +44,8 @@ class HetznerHost(Strict):
     subnet: Network = "10.10.1.0/24"
     private_ip: str = "10.10.1.10"
     volume_size_gb: int = Field(50, ge=10, le=10240)
-    deploy_user: KeyName = "deploy"
-    ssh_keys: dict[KeyName, PublicKey] = Field(min_length=1, description="name -> public key of each admin")
+    deploy_user: Name = "deploy"
+    ssh_keys: dict[Name, PublicKey] = Field(min_length=1, description="name -> public key of each admin")
     admin_cidrs: list[Network] = Field(min_length=1, description="the only sources admitted on port 22")
     cloudflare_ranges: CloudflareRanges = CloudflareRanges()
     backups: bool = Field(True, description="Hetzner's daily server backups")
@@ -118,8 +113,8 @@ class S3Repository(Strict):
 
     kind: Literal["s3"]
     url: str = Field(pattern=r"^s3:https?://[^/\s]+/[^\s]+$", description="restic repository, s3:https://host/bucket/path")
-    access_key_id_secret: KeyName = Field(description="name in preflight:secrets")
-    secret_access_key_secret: KeyName = Field(description="name in preflight:secrets")
+    access_key_id_secret: Name = Field(description="name in preflight:secrets")
+    secret_access_key_secret: Name = Field(description="name in preflight:secrets")
 
 
 class Retention(Strict):
@@ -143,11 +138,11 @@ class RestoreChecks(Strict):
 
 
 class BackupSettings(Strict):
-    image: str = Field("preflight-local/backup:1", pattern=r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
+    image: ImageRef = "preflight-local/backup:1"
     interval_s: Optional[int] = Field(None, ge=300, le=7 * 86400,
                                       description="default: hourly in production, daily elsewhere")
     retention: Retention = Retention()
     repository: Annotated[Union[VolumeRepository, S3Repository], Field(discriminator="kind")] = VolumeRepository()
-    password_secret: Optional[KeyName] = Field(
+    password_secret: Optional[Name] = Field(
         None, description="name in preflight:secrets; default: generated and kept (encrypted) in the stack's state")
     checks: RestoreChecks = RestoreChecks()

@@ -15,30 +15,18 @@ from typing import Annotated, Any, Literal, Mapping, Optional, Union
 
 import pulumi
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from .cloud_settings import BackupSettings, EdgeSettings, HetznerHost, MonitoringSettings, S3Repository
 from .secret_names import looks_secret
+from .setting_types import DnsLabel, Domain, EnvName, ImageRef, Name, Port, Strict
 
 NAMESPACE = "preflight"
 KNOWN_STACKS = ("production", "staging", "local")
 # Secrets the platform generates and wires itself; users reference them, never declare them.
 PLATFORM_SECRETS = ("postgres_password", "redis_password", "database_url", "redis_url")
 
-Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
-EnvName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
-DnsLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
-Domain = Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")]
-# repository[:tag][@sha256:digest]; the policy pack, not settings, decides whether a tag is acceptable.
-ImageRef = Annotated[
-    str, Field(pattern=r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
-]
-Port = Annotated[int, Field(ge=1, le=65535)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Limits(Strict):
