@@ -29,15 +29,27 @@ def random_password(length: int) -> str:
             return value
 
 
+# cryptography is imported where a value is generated (in the dynamic provider, on create), not
+# with this module, which every preview of the program imports.
+def _new_key():
+    """An ECDSA P-256 private key and its unencrypted PKCS#8 PEM."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    return key, pem.decode()
+
+
 def self_signed_certificate(hostnames: Sequence[str], days: int = CERTIFICATE_DAYS) -> tuple[str, str]:
     """(certificate PEM, private key PEM): an ECDSA P-256 certificate for `hostnames` that is also
     its own CA, so curl and browsers can trust it directly (`--cacert`)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
+    key, key_pem = _new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0]),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "preflight local")])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -54,26 +66,21 @@ def self_signed_certificate(hostnames: Sequence[str], days: int = CERTIFICATE_DA
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
 
 
 def key_and_csr(hostnames: Sequence[str]) -> tuple[str, str]:
     """(private key PEM, CSR PEM) for an ECDSA P-256 key, asking for `hostnames`."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
+    key, key_pem = _new_key()
     csr = (x509.CertificateSigningRequestBuilder()
            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])]))
            .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hostnames]), critical=False)
            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return key_pem.decode(), csr.public_bytes(serialization.Encoding.PEM).decode()
+    return key_pem, csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
 class _GenerateOnce(ResourceProvider):
