@@ -106,6 +106,7 @@ def adopt_installed_cli(version: str, target: Path) -> bool:
     for binary in source.glob("pulumi*"):
         (target / binary.name).unlink(missing_ok=True)
         (target / binary.name).symlink_to(binary)
+    record_official_host(target)
     log(f"using the installed Pulumi CLI v{version} from {source}")
     return True
 
@@ -125,6 +126,7 @@ def download_release(version: str, target: Path) -> bool:
     for binary in (target.parent / "extract" / "pulumi").iterdir():
         shutil.move(str(binary), target / binary.name)
     shutil.rmtree(target.parent / "extract")
+    record_official_host(target)
     log(f"installed the official release v{version}")
     return True
 
@@ -182,14 +184,23 @@ def acquire_cli(version: str) -> bool:
 IN_MODULE_HOST_SDK = "v3.68.0"
 INNER_HOST = "pulumi-language-python-v3.68"
 ADAPTER = ROOT / "toolchain" / "language-host"
-ADAPTER_RECIPE = ".language-host-recipe"  # the adapter's source hash, beside the binaries
+# Beside the binaries: `official` (the release's own host, which needs no adapter) or the source
+# hash of the adapter built here (rebuilt when toolchain/language-host changes).
+HOST_PROVENANCE = ".language-host-provenance"
+
+
+def record_official_host(target: Path) -> None:
+    if (target / "pulumi-language-python").exists():
+        (target / HOST_PROVENANCE).write_text("official")
 
 
 def has_language_host(version: str) -> bool:
     target = cli_dir(version)
-    recipe = target / ADAPTER_RECIPE
+    provenance = (target / HOST_PROVENANCE).read_text() if (target / HOST_PROVENANCE).exists() else ""
+    if provenance == "official":
+        return (target / "pulumi-language-python").exists()
     return all((target / name).exists() for name in ("pulumi-language-python", INNER_HOST)) and \
-        recipe.exists() and recipe.read_text() == bridged.source_hash(ADAPTER)
+        provenance == bridged.source_hash(ADAPTER)
 
 
 def acquire_language_host(version: str) -> bool:
@@ -206,7 +217,7 @@ def acquire_language_host(version: str) -> bool:
     except RuntimeError as error:
         log(f"the language host adapter: {error}")
         return False
-    (target / ADAPTER_RECIPE).write_text(bridged.source_hash(ADAPTER))
+    (target / HOST_PROVENANCE).write_text(bridged.source_hash(ADAPTER))
     log("built the language host adapter (toolchain/language-host)")
     # The scripts the host runs must match the installed SDK, so they come from the current release.
     sdk = bridged.go_download("github.com/pulumi/pulumi/sdk/v3", f"v{version}") / "python"

@@ -49,3 +49,15 @@ def test_plugin_builds_are_ours_and_complete():
         assert (provider.program / "main.go").exists() and (provider.program / "go.mod").exists()
         if provider.declared_path:
             assert (provider.program / "upstream" / f"{provider.export_package}.go.txt").exists()
+
+
+def test_an_official_language_host_is_kept_and_a_built_adapter_is_rebuilt_when_its_source_changes(tmp_path, monkeypatch):
+    from scripts import toolchain
+
+    monkeypatch.setattr(toolchain, "cli_dir", lambda version: tmp_path)
+    (tmp_path / "pulumi-language-python").write_text("the release's host")
+    toolchain.record_official_host(tmp_path)
+    assert toolchain.has_language_host("3.259.0")  # no adapter, no v3.68 host needed
+    (tmp_path / toolchain.HOST_PROVENANCE).write_text("an older adapter")
+    (tmp_path / toolchain.INNER_HOST).write_text("v3.68")
+    assert not toolchain.has_language_host("3.259.0")
