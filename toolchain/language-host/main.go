@@ -12,7 +12,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,15 +86,18 @@ func (a *adapter) RuntimeOptionsPrompts(ctx context.Context, req *pulumirpc.Runt
 	return a.inner().RuntimeOptionsPrompts(ctx, req)
 }
 
-func (a *adapter) InstallDependencies(req *pulumirpc.InstallDependenciesRequest, server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse]) error {
-	stream, err := a.inner().InstallDependencies(server.Context(), req)
+// relay copies a streaming response of the served host to the engine until it ends.
+func relay[T any](stream grpc.ServerStreamingClient[T], err error, server grpc.ServerStreamingServer[T]) error {
 	if err != nil {
 		return err
 	}
 	for {
 		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
 		if err != nil {
-			return ignoreEOF(err)
+			return err
 		}
 		if err := server.Send(msg); err != nil {
 			return err
@@ -100,21 +105,15 @@ func (a *adapter) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
 	}
 }
 
+func (a *adapter) InstallDependencies(req *pulumirpc.InstallDependenciesRequest, server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse]) error {
+	stream, err := a.inner().InstallDependencies(server.Context(), req)
+	return relay(stream, err, server)
+}
+
 func (a *adapter) RunPlugin(req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse]) error {
 	if req.Program != "" || req.Kind != "analyzer" || req.Info == nil {
 		stream, err := a.inner().RunPlugin(server.Context(), req)
-		if err != nil {
-			return err
-		}
-		for {
-			msg, err := stream.Recv()
-			if err != nil {
-				return ignoreEOF(err)
-			}
-			if err := server.Send(msg); err != nil {
-				return err
-			}
-		}
+		return relay(stream, err, server)
 	}
 	return runPolicyPack(req, server)
 }
@@ -157,13 +156,6 @@ func runPolicyPack(req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingS
 		return err
 	}
 	return server.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: code}})
-}
-
-func ignoreEOF(err error) error {
-	if err.Error() == "EOF" || strings.HasSuffix(err.Error(), "EOF") {
-		return nil
-	}
-	return err
 }
 
 // startInner runs the served host with this process's arguments and dials the port it prints.
