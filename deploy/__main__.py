@@ -62,7 +62,7 @@ def cmd_preview(args) -> int:
     options = stack.pack_options(args.stack)
     try:
         result = target.preview(on_event=report.on_event, color="never", plan=args.save_plan, **options)
-        report.summary = {op.value if hasattr(op, "value") else str(op): n for op, n in result.change_summary.items()}
+        report.count(result.change_summary)
     except auto.CommandError as error:
         report.failed = "refused by the policy pack" if report.mandatory else str(error).strip().splitlines()[-1]
     out = Path(args.report_dir or stack.project_dir() / ".state" / "reports" / args.stack)
@@ -157,7 +157,7 @@ def cmd_drift(args) -> int:
     target.refresh(color="never")
     report = Report(args.stack)
     result = target.preview(on_event=report.on_event, color="never")
-    report.summary = {op.value if hasattr(op, "value") else str(op): n for op, n in result.change_summary.items()}
+    report.count(result.change_summary)
     if args.json:
         print(report.json())
     elif not report.steps:

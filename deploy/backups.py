@@ -7,12 +7,14 @@ credentials) and the `docker` CLI pointed at the stack's Docker engine.
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import secrets
 import subprocess
+import tarfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 WORK = "/var/lib/preflight-backup/work"
 EXIT_WRONG_PASSWORD = 3
@@ -116,7 +118,7 @@ def restore_drill(docker: Docker, ops: dict[str, Any], progress: Callable[[str],
                "-e", "POSTGRES_USER=drill", "-e", "POSTGRES_DB=drill", "-e", "POSTGRES_PASSWORD_FILE=/tmp/pw",
                "--label", "preflight.role=restore-drill", ops["database_image"], "postgres")
     try:
-        docker.run("cp", "-", f"{scratch}:/tmp", input=_tar_file("pw", password))
+        docker.run("cp", "-", f"{scratch}:/tmp", input=tar_of({"pw": password}))
         docker.run("start", scratch)
         _wait_ready(docker, scratch)
         progress(f"restoring snapshot {snapshot.id}")
@@ -166,15 +168,13 @@ def restore_live(docker: Docker, ops: dict[str, Any], snapshot_id: str,
     return safety
 
 
-def _tar_file(name: str, content: str) -> bytes:
-    """A one-file tar archive, for `docker cp -` (which reads a tar stream)."""
-    import io
-    import tarfile
-
+def tar_of(files: Mapping[str, str]) -> bytes:
+    """A tar archive of read-only files (name -> text), for `docker cp -` (which reads a tar stream)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        data = content.encode()
-        info = tarfile.TarInfo(name)
-        info.size, info.mode = len(data), 0o444
-        tar.addfile(info, io.BytesIO(data))
+        for name, content in files.items():
+            data = content.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o444
+            tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()

@@ -57,6 +57,10 @@ class Report:
     def mandatory(self) -> list[Violation]:
         return [v for v in self.violations if v.level == "mandatory"]
 
+    def count(self, change_summary) -> None:
+        """The engine's change summary, operation names as plain text."""
+        self.summary = {getattr(op, "value", str(op)): n for op, n in change_summary.items()}
+
     def on_event(self, event: auto.EngineEvent) -> None:
         if event.resource_pre_event:
             meta = event.resource_pre_event.metadata

@@ -16,13 +16,12 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from scripts.toolchain import engine_env, ensure
+from deploy.stack import engine_environment
+from scripts.toolchain import ensure
 from scripts.policy import pack_arguments
 from tests.stack_config import CLOUD_SECRETS, ROOT
 
 PROGRAM = ["Pulumi.yaml", "__main__.py", "components"]
-# Pulumi.local.yaml carries the salt of this passphrase (see the file's header).
-LOCAL_PASSPHRASE = "preflight-local"
 
 
 def free_port() -> int:
@@ -37,10 +36,7 @@ def engine() -> dict[str, str]:
     if ensure(check_only=True) != 0:
         pytest.fail("the Pulumi engine is incomplete: run `make test` (or `.venv/bin/python scripts/toolchain.py "
                     "ensure`), which builds what is missing")
-    env = {**engine_env(), "PULUMI_CONFIG_PASSPHRASE": LOCAL_PASSPHRASE}
-    # The Automation API finds `pulumi` (and checks its version) on this process's PATH.
-    os.environ["PATH"] = env["PATH"]
-    return env
+    return engine_environment("local")  # as `python -m deploy` runs the local stack
 
 
 @pytest.fixture(scope="session")

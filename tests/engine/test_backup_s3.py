@@ -3,10 +3,8 @@ moto's server on loopback, the backup image and a scratch Postgres on the host's
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
-import tarfile
 import time
 import urllib.request
 
@@ -14,6 +12,7 @@ import boto3
 import pytest
 
 from components.cloud_settings import BackupSettings
+from deploy.backups import tar_of
 from tests.engine.conftest import free_port
 from tests.stack_config import ROOT
 
@@ -22,14 +21,7 @@ POSTGRES_IMAGE = "preflight-local/postgres:15"
 
 
 def secret_files(container: str, files: dict[str, str]) -> None:
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        for name, content in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(content.encode()), 0o444
-            tar.addfile(info, io.BytesIO(content.encode()))
-    subprocess.run(["docker", "cp", "-", f"{container}:/tmp"], input=archive.getvalue(), check=True,
-                   capture_output=True)
+    subprocess.run(["docker", "cp", "-", f"{container}:/tmp"], input=tar_of(files), check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
