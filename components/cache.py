@@ -7,8 +7,8 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from .containers import SecretFile, baseline_args, networks, secret_path, uploads
-from .host import Host
+from .containers import SecretFile, baseline_args, networks, private_ports, secret_path, uploads
+from .host import Host, data_networks
 from .images import remote_image
 from .settings import CacheSettings, Healthcheck
 
@@ -48,9 +48,15 @@ class Cache(pulumi.ComponentResource):
                             healthcheck=check, command=["redis-server", CONFIG_FILE]),
             uploads=uploads([password_file, config_file]),
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path="/data")],
-            networks_advanced=networks({"internal": host.internal_network.name}, alias=HOSTNAME),
+            networks_advanced=networks(data_networks(host), alias=HOSTNAME),
+            ports=private_ports(host.private_address, PORT),
             # One append-only file, one writer: stop the old Redis before the new one starts.
             opts=host.child_opts(self, delete_before_replace=True, protect=protect),
         )
-        self.url = pulumi.Output.secret(pulumi.Output.format("redis://:{0}@{1}:{2}/0", password, HOSTNAME, PORT))
+        def url(address: str) -> pulumi.Output[str]:
+            return pulumi.Output.secret(pulumi.Output.format("redis://:{0}@{1}:{2}/0", password, address, PORT))
+
+        self.url = url(HOSTNAME)  # for containers on the same host
+        # for the application servers, over the private network
+        self.private_url = url(host.private_address) if host.private_address else self.url
         self.register_outputs({"container": self.container.name, "volume": self.volume.name})

@@ -12,6 +12,8 @@ import yaml
 
 from .cloud_settings import HetznerHost
 
+DATA_PORTS = (5432, 6379)  # components/database.py and cache.py
+
 DATA_MOUNT = "/srv/data"
 
 SSHD_CONFIG = """\
@@ -57,12 +59,51 @@ mount {DATA_MOUNT} 2>/dev/null || mountpoint -q {DATA_MOUNT}
 """
 
 
+# Postgres and Redis are published on the data server's private address (so application servers
+# can reach them); Docker's published ports bypass the INPUT chain, so the filter sits in DOCKER-USER.
+DATA_PORTS_FILTER = """\
+#!/bin/sh
+set -eu
+for port in {ports}; do
+  rule="-p tcp -m conntrack --ctorigdst {address} --ctorigdstport $port ! -s {sources} -j DROP"
+  iptables -C DOCKER-USER $rule 2>/dev/null || iptables -I DOCKER-USER $rule
+done
+"""
+DATA_PORTS_UNIT = """\
+[Unit]
+Description=Admit Postgres and Redis only from the application subnet
+After=docker.service
+PartOf=docker.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/preflight-data-ports
+
+[Install]
+WantedBy=docker.service
+"""
+
+
 def _file(path: str, content: str, permissions: str = "0644") -> dict:
     return {"path": path, "content": content, "permissions": permissions, "owner": "root:root"}
 
 
-def render_user_data(host: HetznerHost) -> str:
-    """#cloud-config for the server."""
+def render_user_data(host: HetznerHost, *, data: bool = True) -> str:
+    """#cloud-config for a server. data: the server with the volume, Postgres and Redis (the only
+    server when app_servers is 1); otherwise an application server, whose disk holds nothing to keep.
+    Both depend on settings that do not change with app_servers, so growing replaces no server."""
+    data_files = [
+        _file("/etc/docker/daemon.json", json.dumps(DOCKER_DAEMON, indent=2) + "\n"),
+        _file("/etc/systemd/system/docker.service.d/10-preflight-volume.conf", DOCKER_WAITS_FOR_VOLUME),
+        _file("/usr/local/sbin/preflight-mount-volume", MOUNT_VOLUME, "0755"),
+        _file("/usr/local/sbin/preflight-data-ports", DATA_PORTS_FILTER.format(
+            ports=" ".join(map(str, DATA_PORTS)), address=host.private_ip, sources=host.app_subnet), "0755"),
+        _file("/etc/systemd/system/preflight-data-ports.service", DATA_PORTS_UNIT),
+    ]
+    app_daemon = {k: v for k, v in DOCKER_DAEMON.items() if k != "data-root"}
+    data_commands = [["/usr/local/sbin/preflight-mount-volume"], ["systemctl", "daemon-reload"],
+                     ["systemctl", "restart", "docker"], ["systemctl", "enable", "--now", "preflight-data-ports"]]
     config = {
         "groups": ["docker"],  # before the package creates it, so the deploy user can join
         "users": [{
@@ -81,14 +122,10 @@ def render_user_data(host: HetznerHost) -> str:
             _file("/etc/ssh/sshd_config.d/90-preflight.conf", SSHD_CONFIG.format(user=host.deploy_user)),
             _file("/etc/fail2ban/jail.d/sshd.local", FAIL2BAN_JAIL),
             _file("/etc/apt/apt.conf.d/20auto-upgrades", AUTO_UPGRADES),
-            _file("/etc/docker/daemon.json", json.dumps(DOCKER_DAEMON, indent=2) + "\n"),
-            _file("/etc/systemd/system/docker.service.d/10-preflight-volume.conf", DOCKER_WAITS_FOR_VOLUME),
-            _file("/usr/local/sbin/preflight-mount-volume", MOUNT_VOLUME, "0755"),
+            *(data_files if data else [_file("/etc/docker/daemon.json", json.dumps(app_daemon, indent=2) + "\n")]),
         ],
         "runcmd": [
-            ["/usr/local/sbin/preflight-mount-volume"],
-            ["systemctl", "daemon-reload"],
-            ["systemctl", "restart", "docker"],
+            *(data_commands if data else [["systemctl", "restart", "docker"]]),
             ["systemctl", "enable", "--now", "docker", "fail2ban", "unattended-upgrades"],
             ["systemctl", "restart", "ssh"],
         ],

@@ -30,8 +30,28 @@ class CloudflareRanges(Strict):
     ipv6: list[Network] = Field(default_factory=lambda: list(cloudflare_ips.IPV6), min_length=1)
 
 
+class LoadBalancerSettings(Strict):
+    """Hetzner's load balancer in front of the application servers (used when app_servers > 1)."""
+
+    type: str = Field("lb11", pattern=r"^lb[0-9]+$")
+    algorithm: Literal["round_robin", "least_connections"] = "round_robin"
+    health_interval_s: int = Field(10, ge=3, le=60)
+    health_timeout_s: int = Field(5, ge=1, le=60)
+    health_retries: int = Field(3, ge=0, le=5)
+
+    @property
+    def target_deadline_s(self) -> int:
+        """How long a replaced host may take to be reported healthy by the load balancer."""
+        return 60 + (self.health_retries + 1) * (self.health_interval_s + self.health_timeout_s)
+
+
 class HetznerHost(Strict):
-    """One Hetzner Cloud server running Docker, reached by the deploy user over SSH."""
+    """Hetzner Cloud servers running Docker, reached by the deploy user over SSH.
+
+    app_servers = 1: one server runs everything. app_servers = N > 1: the same first server keeps
+    Postgres, Redis and the backups (the data server) and N application servers, each running the
+    proxy and the services, sit behind a Hetzner load balancer on the private network.
+    """
 
     kind: Literal["hetzner"]
     server_name: DnsLabel
@@ -49,6 +69,29 @@ class HetznerHost(Strict):
     admin_cidrs: list[Network] = Field(min_length=1, description="the only sources admitted on port 22")
     cloudflare_ranges: CloudflareRanges = CloudflareRanges()
     backups: bool = Field(True, description="Hetzner's daily server backups")
+    app_servers: int = Field(1, ge=1, le=20, description="1: one server runs everything; N > 1: N application "
+                             "servers behind a load balancer and the first server keeps only the data")
+    app_server_type: Optional[str] = Field(None, pattern=r"^[a-z]+[0-9]+[a-z]*$", description="default: server_type")
+    app_subnet: Network = Field("10.10.2.0/24", description="application servers and the load balancer; the data "
+                                "server admits Postgres and Redis from this subnet only")
+    load_balancer: LoadBalancerSettings = LoadBalancerSettings()
+
+    @property
+    def multi_host(self) -> bool:
+        return self.app_servers > 1
+
+    def app_server_name(self, index: int) -> str:
+        """index counts from 1."""
+        return f"{self.server_name}-app{index}"
+
+    @property
+    def app_private_ips(self) -> list[str]:
+        base = ipaddress.ip_network(self.app_subnet).network_address
+        return [str(base + 10 + index) for index in range(self.app_servers)]
+
+    @property
+    def load_balancer_ip(self) -> str:
+        return str(ipaddress.ip_network(self.app_subnet).network_address + 5)
 
     @field_validator("admin_cidrs")
     @classmethod
@@ -73,6 +116,16 @@ class HetznerHost(Strict):
             raise _fix("subnet {subnet} is not inside ip_range {ip_range}", subnet=self.subnet, ip_range=self.ip_range)
         if private_ip not in subnet:
             raise _fix("private_ip {ip} is not inside subnet {subnet}", ip=self.private_ip, subnet=self.subnet)
+        try:
+            app_subnet = ipaddress.ip_network(self.app_subnet)
+        except ValueError as error:
+            raise _fix("{error}; fix app_subnet", error=str(error))
+        if not app_subnet.subnet_of(ip_range) or app_subnet.overlaps(subnet):
+            raise _fix("app_subnet {app} must lie inside ip_range {ip_range} and apart from subnet {subnet}",
+                       app=self.app_subnet, ip_range=self.ip_range, subnet=self.subnet)
+        if app_subnet.num_addresses < self.app_servers + 12:
+            raise _fix("app_subnet {app} has no room for {n} application servers; give it a shorter prefix",
+                       app=self.app_subnet, n=self.app_servers)
         return self
 
 

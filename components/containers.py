@@ -42,6 +42,14 @@ def networks(attachments: Mapping[str, pulumi.Input[str]], alias: str) -> list[d
     return [docker.ContainerNetworksAdvancedArgs(name=net, aliases=[alias]) for _, net in sorted(attachments.items())]
 
 
+def private_ports(host_private_address: Optional[str], port: int) -> list[docker.ContainerPortArgs]:
+    """A data service's port, published on the host's private-network address only (cloud hosts,
+    so application servers can reach it); nothing on the local host."""
+    if host_private_address is None:
+        return []
+    return [docker.ContainerPortArgs(internal=port, external=port, ip=host_private_address)]
+
+
 def uploads(files: Sequence[SecretFile]) -> list[docker.ContainerUploadArgs]:
     # 0400 would lock out images whose process runs as a non-root user; 0444 inside a private
     # container filesystem exposes nothing that `docker exec` could not read anyway.

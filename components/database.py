@@ -7,8 +7,8 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from .containers import SecretFile, baseline_args, networks, secret_path, uploads
-from .host import Host
+from .containers import SecretFile, baseline_args, networks, private_ports, secret_path, uploads
+from .host import Host, data_networks
 from .images import remote_image
 from .settings import DatabaseSettings, Healthcheck
 
@@ -35,10 +35,16 @@ class Database(pulumi.ComponentResource):
                   f"POSTGRES_PASSWORD_FILE={password_file.path}", f"PGDATA={DATA_DIR}/pgdata"],
             uploads=uploads([password_file]),
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_DIR)],
-            networks_advanced=networks({"internal": host.internal_network.name}, alias=HOSTNAME),
+            networks_advanced=networks(data_networks(host), alias=HOSTNAME),
+            ports=private_ports(host.private_address, PORT),
             # Two Postgres processes must never share one data directory: stop the old one first.
             opts=host.child_opts(self, delete_before_replace=True, protect=protect),
         )
-        self.url = pulumi.Output.secret(pulumi.Output.format(
-            "postgresql://{0}:{1}@{2}:{3}/{4}", settings.user, password, HOSTNAME, PORT, settings.name))
+        def url(address: str) -> pulumi.Output[str]:
+            return pulumi.Output.secret(pulumi.Output.format(
+                "postgresql://{0}:{1}@{2}:{3}/{4}", settings.user, password, address, PORT, settings.name))
+
+        self.url = url(HOSTNAME)  # for containers on the same host
+        # for the application servers, over the private network
+        self.private_url = url(host.private_address) if host.private_address else self.url
         self.register_outputs({"container": self.container.name, "volume": self.volume.name})

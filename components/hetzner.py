@@ -21,6 +21,9 @@ from .cloud_settings import HetznerHost
 from .host import Host
 
 CLOUD_INIT_DEADLINE_S = 900
+# A Docker network whose containers have no route out; Postgres and Redis publish their ports on
+# the private address through it (an `internal` network cannot publish ports).
+NO_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
 SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=10"]
 
 
@@ -70,33 +73,56 @@ def _int(output: pulumi.Output[str]) -> pulumi.Output[int]:
     return output.apply(int)
 
 
-class HetznerDockerHost(Host):
+class _HetznerServerHost(Host):
+    """What every Hetzner server shares once it exists: wait for cloud-init, reach Docker over SSH."""
+
+    server: hcloud.Server
+
+    def _connect(self, name: str, settings: HetznerHost, address: pulumi.Output[str], stack: str) -> None:
+        ready = CloudInitDone(f"{name}-cloud-init", self.server.id, address, settings.deploy_user,
+                              opts=pulumi.ResourceOptions(parent=self))
+        self.address = address
+        self.docker_host = pulumi.Output.concat("ssh://", settings.deploy_user, "@", ready.address)
+        self.provider = docker.Provider(f"{name}-docker", host=self.docker_host, ssh_opts=SSH_OPTIONS,
+                                        opts=pulumi.ResourceOptions(parent=self))
+        self._networks(name, stack)
+
+
+class HetznerDockerHost(_HetznerServerHost):
+    """The first server, with the network, firewall, stable addresses and the data volume. With
+    app_servers = 1 it runs everything; with more it is the data server (Postgres, Redis, backups)."""
+
     def __init__(self, name: str, settings: HetznerHost, stack: str, production: bool,
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("preflight:host:Hetzner", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # Stateful and address-bearing resources refuse deletion in production, in Hetzner and in Pulumi.
         kept = pulumi.ResourceOptions(parent=self, protect=production)
-        labels = {"preflight-project": "preflight", "preflight-stack": stack}
+        self.labels = {"preflight-project": "preflight", "preflight-stack": stack}
+        labels = {**self.labels, "preflight-role": "data"}
 
-        keys = [hcloud.SshKey(f"{name}-key-{key}", public_key=value, labels=labels, opts=child)
-                for key, value in sorted(settings.ssh_keys.items())]
-        self.firewall = hcloud.Firewall(f"{name}-firewall", rules=firewall_rules(settings), labels=labels, opts=child)
+        self.ssh_keys = [hcloud.SshKey(f"{name}-key-{key}", public_key=value, labels=self.labels, opts=child)
+                         for key, value in sorted(settings.ssh_keys.items())]
+        self.firewall = hcloud.Firewall(f"{name}-firewall", rules=firewall_rules(settings), labels=self.labels,
+                                        opts=child)
         self.network = hcloud.Network(f"{name}-network", name=settings.network_name, ip_range=settings.ip_range,
-                                      labels=labels, opts=child)
+                                      labels=self.labels, opts=child)
         subnet = hcloud.NetworkSubnet(f"{name}-subnet", network_id=_int(self.network.id), type="cloud",
                                       network_zone=settings.network_zone, ip_range=settings.subnet, opts=child)
+        self.app_subnet = hcloud.NetworkSubnet(
+            f"{name}-app-subnet", network_id=_int(self.network.id), type="cloud", network_zone=settings.network_zone,
+            ip_range=settings.app_subnet, opts=child) if settings.multi_host else None
         # Primary IPs outlive the server, so DNS stays valid across a rebuild.
         self.ipv4, self.ipv6 = (
             hcloud.PrimaryIp(f"{name}-{kind}", type=kind, location=settings.location,
-                             auto_delete=False, delete_protection=production, labels=labels, opts=kept)
+                             auto_delete=False, delete_protection=production, labels=self.labels, opts=kept)
             for kind in ("ipv4", "ipv6"))
         self.volume = hcloud.Volume(f"{name}-data", size=settings.volume_size_gb, location=settings.location,
-                                    format="ext4", delete_protection=production, labels=labels, opts=kept)
+                                    format="ext4", delete_protection=production, labels=self.labels, opts=kept)
         self.server = hcloud.Server(
             f"{name}-server", name=settings.server_name, server_type=settings.server_type, image=settings.image,
             location=settings.location, backups=settings.backups, delete_protection=production,
-            rebuild_protection=production, labels=labels, ssh_keys=[k.id for k in keys],
+            rebuild_protection=production, labels=labels, ssh_keys=[k.id for k in self.ssh_keys],
             firewall_ids=[_int(self.firewall.id)], user_data=render_user_data(settings),
             public_nets=[hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv4=_int(self.ipv4.id),
                                                     ipv6_enabled=True, ipv6=_int(self.ipv6.id))],
@@ -106,11 +132,34 @@ class HetznerDockerHost(Host):
         )
         hcloud.VolumeAttachment(f"{name}-data", volume_id=_int(self.volume.id), server_id=_int(self.server.id),
                                 automount=False, opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
-        ready = CloudInitDone(f"{name}-cloud-init", self.server.id, self.ipv4.ip_address, settings.deploy_user,
-                              opts=child)
-        self.address = self.ipv4.ip_address
-        self.docker_host = pulumi.Output.concat("ssh://", settings.deploy_user, "@", ready.address)
-        self.provider = docker.Provider(f"{name}-docker", host=self.docker_host, ssh_opts=SSH_OPTIONS, opts=child)
-        self._networks(name, stack)
+        self.private_address = settings.private_ip
+        self._connect(name, settings, self.ipv4.ip_address, stack)
+        self.private_network = docker.Network(
+            f"{name}-private", labels=[docker.NetworkLabelArgs(label="preflight.stack", value=stack)],
+            options={NO_MASQUERADE: "false"}, opts=pulumi.ResourceOptions(parent=self, provider=self.provider))
         self.register_outputs({"server": self.server.name, "ipv4": self.ipv4.ip_address,
                                "ipv6": self.ipv6.ip_address})
+
+
+class HetznerAppServer(_HetznerServerHost):
+    """An application server (app_servers > 1): the proxy and the services, nothing to keep. Its
+    public addresses are Hetzner's own (DNS points at the load balancer); the load balancer reaches
+    it over the private network."""
+
+    def __init__(self, name: str, settings: HetznerHost, index: int, first: HetznerDockerHost, stack: str,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("preflight:host:HetznerApp", name, None, opts)
+        assert first.app_subnet is not None
+        self.private_address = settings.app_private_ips[index - 1]
+        self.server = hcloud.Server(
+            f"{name}-server", name=settings.app_server_name(index),
+            server_type=settings.app_server_type or settings.server_type, image=settings.image,
+            location=settings.location, labels={**first.labels, "preflight-role": "app"},
+            ssh_keys=[k.id for k in first.ssh_keys], firewall_ids=[_int(first.firewall.id)],
+            user_data=render_user_data(settings, data=False),
+            public_nets=[hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv6_enabled=True)],
+            networks=[hcloud.ServerNetworkArgs(network_id=_int(first.network.id), ip=self.private_address)],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[first.app_subnet]),
+        )
+        self._connect(name, settings, self.server.ipv4_address, stack)
+        self.register_outputs({"server": self.server.name, "private_ip": self.private_address})

@@ -7,6 +7,7 @@ provider plus the two networks every other component attaches to.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
@@ -23,6 +24,10 @@ class Host(pulumi.ComponentResource):
     docker_host: pulumi.Input[str]  # what `docker` is pointed at (DOCKER_HOST) to reach this engine
     internal_network: docker.Network
     edge_network: docker.Network
+    # Cloud hosts: the address on Hetzner's private network, where Postgres and Redis are published
+    # for the other servers, and the Docker network that publishes them.
+    private_address: Optional[str] = None
+    private_network: Optional[docker.Network] = None
 
     def child_opts(self, parent: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
         """Options for a resource that lives on this host."""
@@ -52,10 +57,38 @@ class LocalDockerHost(Host):
                                "edge_network": self.edge_network.name})
 
 
-def create_host(name: str, settings: StackSettings, opts: Optional[pulumi.ResourceOptions] = None) -> Host:
-    """The host `settings.host.kind` names; everything else only sees `Host`."""
-    if isinstance(settings.host, LocalHost):
-        return LocalDockerHost(name, settings.host, settings.stack, opts)
-    from .hetzner import HetznerDockerHost  # imports Host from here
+def data_networks(host: Host) -> dict[str, pulumi.Input[str]]:
+    """Where Postgres and Redis attach: the internal network, and on cloud hosts the private one
+    that publishes them to the other servers."""
+    attached: dict[str, pulumi.Input[str]] = {"internal": host.internal_network.name}
+    if host.private_network is not None:
+        attached["private"] = host.private_network.name
+    return attached
 
-    return HetznerDockerHost(name, settings.host, settings.stack, production=settings.protect_data, opts=opts)
+
+@dataclass(frozen=True)
+class Hosts:
+    """Where each part runs: `data` (Postgres, Redis, backups) and `apps` (proxy and services).
+    One server: apps == [data]."""
+
+    data: Host
+    apps: list[Host]
+
+    @property
+    def multi_host(self) -> bool:
+        return self.apps != [self.data]
+
+
+def create_hosts(name: str, settings: StackSettings, opts: Optional[pulumi.ResourceOptions] = None) -> Hosts:
+    """The hosts `settings.host` names; everything else only sees `Host`."""
+    if isinstance(settings.host, LocalHost):
+        local = LocalDockerHost(name, settings.host, settings.stack, opts)
+        return Hosts(local, [local])
+    from .hetzner import HetznerAppServer, HetznerDockerHost  # imports Host from here
+
+    first = HetznerDockerHost(name, settings.host, settings.stack, production=settings.protect_data, opts=opts)
+    if not settings.host.multi_host:
+        return Hosts(first, [first])
+    apps = [HetznerAppServer(f"{name}-app{index}", settings.host, index, first, settings.stack, opts)
+            for index in range(1, settings.host.app_servers + 1)]
+    return Hosts(first, apps)

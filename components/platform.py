@@ -1,18 +1,20 @@
-"""Wires one stack: host -> secrets -> database, cache -> backup -> services -> edge (cloud) or certificate -> proxy."""
+"""Wires one stack: hosts -> secrets -> database, cache -> backup -> load balancer (several servers) -> edge
+(cloud) or certificate -> services and proxy on each application server, one server after another."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Optional
 
 import pulumi
 
 from .backup import Backup
 from .cache import Cache
-from .cloud_settings import S3Repository
+from .cloud_settings import HetznerHost, S3Repository
 from .certificates import SelfSignedCertificate
 from .containers import secret_path
 from .database import Database
-from .host import create_host
+from .host import create_hosts
 from .proxy import ProxyRoute, ReverseProxy, TlsCertificate
 from .secrets import Secrets
 from .service import Service
@@ -22,16 +24,17 @@ PLATFORM_SECRET_SPECS = {"postgres_password": GeneratedSecret(length=48), "redis
 GENERATED_BACKUP_PASSWORD = "backup_password"
 
 
-def service_secret_files(service: ServiceSettings, secrets: Secrets, database: Database,
-                         cache: Cache) -> tuple[dict[str, pulumi.Output[str]], dict[str, str]]:
-    """Secret name -> value to upload, and the *_FILE variables that point at them."""
+def service_secret_files(service: ServiceSettings, secrets: Secrets, database: Database, cache: Cache,
+                         remote: bool = False) -> tuple[dict[str, pulumi.Output[str]], dict[str, str]]:
+    """Secret name -> value to upload, and the *_FILE variables that point at them. remote: the
+    service runs on an application server and reaches the data over the private network."""
     files: dict[str, pulumi.Output[str]] = {}
     env: dict[str, str] = {}
     if service.uses_database:
-        files["database_url"] = database.url
+        files["database_url"] = database.private_url if remote else database.url
         env["DATABASE_URL_FILE"] = secret_path("database_url")
     if service.uses_cache:
-        files["redis_url"] = cache.url
+        files["redis_url"] = cache.private_url if remote else cache.url
         env["REDIS_URL_FILE"] = secret_path("redis_url")
     for variable, secret in service.secret_env.items():
         files[secret] = secrets.value(secret)
@@ -44,7 +47,8 @@ class Platform(pulumi.ComponentResource):
         super().__init__("preflight:index:Platform", name, None, opts)
         settings: StackSettings = loaded.settings
         child = pulumi.ResourceOptions(parent=self)
-        self.host = create_host(f"{name}-host", settings, opts=child)
+        self.hosts = create_hosts(f"{name}-host", settings, opts=child)
+        self.host = self.hosts.data
         generated = dict(PLATFORM_SECRET_SPECS)
         if settings.backup.password_secret is None:
             generated[GENERATED_BACKUP_PASSWORD] = GeneratedSecret(length=48)
@@ -59,30 +63,79 @@ class Platform(pulumi.ComponentResource):
                              data_volumes={"/redis": self.cache.volume.name} if settings.cache.holds_data else {},
                              opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database]))
 
-        self.services: dict[str, Service] = {}
-        for service_name in settings.service_order:
-            service = settings.services[service_name]
-            files, env = service_secret_files(service, self.secrets, self.database, self.cache)
-            env.update({"PREFLIGHT_ENVIRONMENT": settings.environment, "DB_POOL_SIZE": str(settings.database.pool_size)})
-            if service.port is not None:
-                env["PORT"] = str(service.port)
-            depends = [self.database, self.cache, *(self.services[d] for d in service.depends_on)]
-            self.services[service_name] = Service(
-                f"{name}-{service_name}", service, service_name=service_name, host=self.host, stack=settings.stack, secret_files=files, env=env,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
-
         routes = [ProxyRoute(settings.hostname(s.route), s.route.path, f"{n}:{s.port}", s.route.health_path)
                   for n, s in sorted(settings.services.items()) if s.route is not None]
         self.hostnames = sorted({r.hostname for r in routes})
+        self.load_balancer = self._load_balancer(name, settings, routes, child)
         self.certificate = self._certificate(name, settings, routes, child)
-        self.proxy = ReverseProxy(f"{name}-proxy", settings.proxy, host=self.host, stack=settings.stack, routes=routes,
-                                  certificate=self.certificate, depends_on=list(self.services.values()), opts=child)
+
+        # One server: names as they always were. Several: one copy per application server, rolled
+        # out server after server (see _roll_out).
+        self.services: dict[str, Service] = {}
+        self.proxies: list[ReverseProxy] = []
+        previous_gate: list[pulumi.Resource] = []
+        for index, app_host in enumerate(self.hosts.apps, start=1):
+            suffix = f"-app{index}" if self.hosts.multi_host else ""
+            on_host: dict[str, Service] = {}
+            for service_name in settings.service_order:
+                service = settings.services[service_name]
+                if service.placement == "one_app_server" and index > 1:
+                    continue
+                files, env = service_secret_files(service, self.secrets, self.database, self.cache,
+                                                  remote=self.hosts.multi_host)
+                env.update({"PREFLIGHT_ENVIRONMENT": settings.environment,
+                            "DB_POOL_SIZE": str(settings.database.pool_size)})
+                if service.port is not None:
+                    env["PORT"] = str(service.port)
+                depends = [self.database, self.cache, *previous_gate,
+                           *(on_host.get(d) or self.services[d] for d in service.depends_on)]
+                on_host[service_name] = Service(
+                    f"{name}-{service_name}{suffix}", service, service_name=service_name, host=app_host,
+                    stack=settings.stack, secret_files=files, env=env, run_migrations=index == 1,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
+                self.services.setdefault(service_name, on_host[service_name])
+            proxy = ReverseProxy(f"{name}-proxy{suffix}", settings.proxy, host=app_host, stack=settings.stack,
+                                 routes=routes, certificate=self.certificate,
+                                 depends_on=[*on_host.values(), *previous_gate], opts=child)
+            self.proxies.append(proxy)
+            if self.load_balancer is not None:
+                previous_gate = [self._roll_out(name, index, loaded, app_host, [proxy, *on_host.values()])]
+        self.proxy = self.proxies[0]
+
         base = {n: f"https://{settings.hostname(s.route)}{settings.proxy.public_port_suffix}"
                 for n, s in sorted(settings.services.items()) if s.route is not None}
         self.urls = {n: base[n] + settings.services[n].route.path for n in base}
         # What the proxy checks upstream is also what a person or a deploy gate checks from outside.
         self.health_urls = {n: base[n] + settings.services[n].route.health_path for n in base}
         self.register_outputs({"urls": self.urls})
+
+    def _load_balancer(self, name: str, settings: StackSettings, routes: list[ProxyRoute],
+                       child: pulumi.ResourceOptions):
+        if not self.hosts.multi_host:
+            return None
+        from .load_balancer import AppLoadBalancer, HealthRoute  # imports pulumi_hcloud: cloud stacks only
+
+        assert isinstance(settings.host, HetznerHost)
+        first = routes[0] if routes else None
+        route = HealthRoute(first.hostname, first.health_path) if first else HealthRoute(settings.domain, "/")
+        return AppLoadBalancer(f"{name}-lb", settings.host, network=self.host.network, subnet=self.host.app_subnet,
+                               servers=[h.server for h in self.hosts.apps], route=route, labels=self.host.labels,
+                               production=settings.protect_data, opts=child)
+
+    def _roll_out(self, name: str, index: int, loaded: LoadedSettings, app_host, containers: list) -> pulumi.Resource:
+        """The gate after application server `index`: its new containers are healthy in Docker (the
+        provider waits for that) and the load balancer reports it healthy; only then does the next
+        server's release start, so the other servers serve throughout."""
+        from .load_balancer import TargetHealthy
+
+        assert self.load_balancer is not None and isinstance(loaded.settings.host, HetznerHost)
+        release = pulumi.Output.all(*[c.container.id for c in containers]).apply(lambda ids: ",".join(ids))
+        return TargetHealthy(f"{name}-rollout-app{index}", load_balancer_id=self.load_balancer.load_balancer.id,
+                             server_id=app_host.server.id, server_name=loaded.settings.host.app_server_name(index),
+                             release=release, token=loaded.hcloud_token,
+                             deadline_s=loaded.settings.host.load_balancer.target_deadline_s,
+                             opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.load_balancer.services,
+                                                                                   *self.load_balancer.targets]))
 
     def _backup_secrets(self, settings: StackSettings) -> dict[str, pulumi.Output[str]]:
         backup, repository = settings.backup, settings.backup.repository
@@ -101,8 +154,11 @@ class Platform(pulumi.ComponentResource):
             return SelfSignedCertificate(f"{name}-tls", self.hostnames or [settings.domain], opts=child).certificate
         from .edge import CloudflareEdge  # pulumi_cloudflare takes seconds to import: only where it is used
 
+        # Where Cloudflare sends traffic: the load balancer, or the one server.
+        entry = self.load_balancer or SimpleNamespace(ipv4=self.host.ipv4.ip_address, ipv6=self.host.ipv6.ip_address)
+
         self.edge = CloudflareEdge(f"{name}-edge", settings.edge, settings.monitoring, hostnames=self.hostnames,
                                    health_paths={r.hostname: r.health_path for r in routes},
-                                   ipv4=self.host.ipv4.ip_address, ipv6=self.host.ipv6.ip_address, opts=child)
+                                   ipv4=entry.ipv4, ipv6=entry.ipv6, opts=child)
         return self.edge.certificate
 

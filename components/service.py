@@ -35,11 +35,12 @@ def require_success(service: str, exit_code: Optional[int], container: str) -> s
 
 class Service(pulumi.ComponentResource):
     def __init__(self, name: str, settings: ServiceSettings, *, service_name: str, host: Host, stack: str,
-                 secret_files: Mapping[str, pulumi.Output[str]], env: Mapping[str, str],
+                 secret_files: Mapping[str, pulumi.Output[str]], env: Mapping[str, str], run_migrations: bool = True,
                  opts: Optional[pulumi.ResourceOptions] = None):
         """service_name: the name from config, which the proxy and other services use as hostname;
         secret_files: secret name -> value, delivered under /run/secrets/<name>;
-        env: platform-provided variables (merged under the service's own env)."""
+        env: platform-provided variables (merged under the service's own env);
+        run_migrations: false on every application server but the first (migrations run once per release)."""
         super().__init__("preflight:index:Service", name, None, opts)
         image = remote_image(f"{name}-image", settings.image, host.child_opts(self))
         files = [SecretFile(secret_path(secret), value) for secret, value in sorted(secret_files.items())]
@@ -49,7 +50,7 @@ class Service(pulumi.ComponentResource):
             attachments["edge"] = host.edge_network.name
 
         gate: pulumi.Input[str] = "none"
-        if settings.migrate_command:
+        if settings.migrate_command and run_migrations:
             self.migration = docker.Container(
                 f"{name}-migrate",
                 image=image.image_id,

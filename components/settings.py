@@ -136,6 +136,9 @@ class ServiceSettings(Strict):
     uses_database: bool = True
     uses_cache: bool = True
     depends_on: list[Name] = []
+    placement: Literal["every_app_server", "one_app_server"] = Field(
+        "every_app_server", description="with several application servers: one_app_server for a scheduler, whose "
+        "jobs would otherwise fire once per server")
 
     @field_validator("env")
     @classmethod
@@ -155,6 +158,9 @@ class ServiceSettings(Strict):
         if self.route is not None and self.port is None:
             raise PydanticCustomError("fix", "route is set but port is not; set port to the port the service listens on",
                                       {})
+        if self.route is not None and self.placement != "every_app_server":
+            raise PydanticCustomError("fix", "a routed service runs behind every application server's proxy; remove "
+                                      "placement or the route", {})
         return self
 
 
@@ -330,6 +336,9 @@ class LoadedSettings:
     settings: StackSettings
     # secret name -> value, for secrets whose source is `config`; always pulumi secrets.
     config_secrets: Mapping[str, pulumi.Output[str]]
+    # The hcloud provider's token (config hcloud:token), for the rollout gate across several servers;
+    # None: the gate reads HCLOUD_TOKEN like the provider does.
+    hcloud_token: Optional[pulumi.Output[str]] = None
 
 
 def parse_settings(stack: str, raw: Mapping[str, Any], secret_keys: set[str]) -> tuple[StackSettings, dict[str, str]]:
@@ -386,7 +395,9 @@ def load_settings() -> LoadedSettings:
         problems = _separation_from_stack_files(settings, Path(root))
         if problems:
             raise SettingsError(stack, problems)
-    return LoadedSettings(settings, {name: pulumi.Output.secret(value) for name, value in values.items()})
+    token = all_config.get("hcloud:token")
+    return LoadedSettings(settings, {name: pulumi.Output.secret(value) for name, value in values.items()},
+                          pulumi.Output.secret(token) if token else None)
 
 
 def _separation_from_stack_files(settings: StackSettings, root: Path) -> list[str]:
@@ -442,8 +453,18 @@ FIXES = {
 }
 
 
+# pydantic puts the chosen variant of a tagged union into the location (host.hetzner.app_servers);
+# the user wrote host.app_servers.
+UNION_TAGS = {"host": ("local", "hetzner"), "repository": ("volume", "s3")}
+
+
 def _describe(error: Mapping[str, Any], stack: str) -> str:
-    loc = [str(part) for part in error["loc"] if not str(part).startswith("function-")]
+    loc: list[str] = []
+    for part in map(str, error["loc"]):
+        after_secret = len(loc) == 2 and loc[0] == "secrets" and part in ("generated", "config")
+        if part.startswith("function-") or after_secret or (loc and part in UNION_TAGS.get(loc[-1], ())):
+            continue
+        loc.append(part)
     message: str = error["msg"]
     if error["type"] == "fix":
         if message.startswith("@"):

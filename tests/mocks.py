@@ -20,6 +20,8 @@ COMPUTED = {
     DYNAMIC: lambda args: ({"result": "P" * int(args.inputs["length"])} if "length" in args.inputs else
                            {"cert_pem": "-----BEGIN CERTIFICATE-----", "key_pem": "-----BEGIN PRIVATE KEY-----",
                             "csr_pem": "-----BEGIN CERTIFICATE REQUEST-----"} if "hostnames" in args.inputs else {}),
+    "hcloud:index/loadBalancer:LoadBalancer": lambda args: {"ipv4": "198.51.100.7", "ipv6": "2001:db8::7"},
+    "hcloud:index/server:Server": lambda args: {"ipv4Address": "203.0.113.20"},
     "hcloud:index/primaryIp:PrimaryIp": lambda args: {"ipAddress": "203.0.113.10" if args.inputs["type"] == "ipv4"
                                                       else "2001:db8::1"},
     "cloudflare:index/originCaCertificate:OriginCaCertificate": lambda args: {"certificate": "-----BEGIN CERTIFICATE-----"},
@@ -53,6 +55,7 @@ class Registered:
     provider: str
     secret_inputs: frozenset[str]
     protect: bool = False  # from the resource options (mocks do not see options; a transformation does)
+    depends_on: tuple[str, ...] = ()  # names of the resources in its depends_on option
 
 
 @dataclass
@@ -106,10 +109,15 @@ def build_stack(stack: str, raw: dict[str, Any], secret_keys: frozenset[str] = f
     built: dict[str, Any] = {}
 
     protected: set[tuple[str, str]] = set()
+    names: dict[int, str] = {}
+    depends_on: dict[tuple[str, str], list[object]] = {}
 
     def record_protection(args: pulumi.ResourceTransformationArgs) -> None:
+        names[id(args.resource)] = args.name
         if args.opts and args.opts.protect:
             protected.add((args.type_, args.name))
+        if args.opts and args.opts.depends_on:
+            depends_on[(args.type_, args.name)] = list(args.opts.depends_on)
 
     @pulumi.runtime.test
     def run():
@@ -126,4 +134,5 @@ def build_stack(stack: str, raw: dict[str, Any], secret_keys: frozenset[str] = f
     run()
     for resource in mocks.resources:
         resource.protect = (resource.type, resource.name) in protected
+        resource.depends_on = tuple(names.get(id(d), "?") for d in depends_on.get((resource.type, resource.name), []))
     return BuiltStack(mocks, built["platform"], built.get("flags", {}))

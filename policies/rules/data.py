@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Iterator, Mapping, Sequence
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
@@ -12,15 +13,29 @@ from .base import (CONTAINER, NETWORK, VOLUME, env_items, image_repository, is_d
 HCLOUD_SERVER = "hcloud:index/server:Server"
 HCLOUD_VOLUME = "hcloud:index/volume:Volume"
 HCLOUD_PRIMARY_IP = "hcloud:index/primaryIp:PrimaryIp"
+NO_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"  # false: containers have no route out
 MAX_BACKUP_INTERVAL_S = 3600  # RPO <= 1 h
 OTHER_DATABASES = ("mysql", "mariadb", "mongo")
 
 
+def on_private_address(port: Mapping[str, Any]) -> bool:
+    """Published on an address of a private network (Hetzner's, 10.0.0.0/8 etc.), not on every
+    interface and not on a public address."""
+    try:
+        address = ipaddress.ip_address(port.get("ip") or "0.0.0.0")
+    except ValueError:
+        return False
+    return address.is_private and not (address.is_unspecified or address.is_loopback or address.is_link_local)
+
+
 def no_published_ports(props: Mapping[str, Any]) -> Iterator[str]:
-    if is_data_container(props) and (props.get("ports") or props.get("publishAllPorts")):
-        published = ", ".join(f"{p.get('ip') or '0.0.0.0'}:{number(p.get('external'))}->{number(p.get('internal'))}" for p in props.get("ports") or [])
+    if not is_data_container(props):
+        return
+    public = [p for p in props.get("ports") or [] if not on_private_address(p)]
+    if public or props.get("publishAllPorts"):
+        published = ", ".join(f"{p.get('ip') or '0.0.0.0'}:{number(p.get('external'))}->{number(p.get('internal'))}" for p in public)
         yield (f"remove the published ports ({published or 'publishAllPorts'}); the {role(props)} is reached only "
-               "over the internal Docker network")
+               "over the internal Docker network, or on the servers' private network address")
 
 
 def data_on_volume(props: Mapping[str, Any]) -> Iterator[str]:
@@ -53,9 +68,14 @@ def data_on_internal_networks(resources: Sequence[PolicyResource]):
             yield (f"attach {container.name} only to an internal Docker network (internal=True), not the default bridge "
                    "or the host network", container)
         for network in attached:
-            if not network.props.get("internal"):
+            if not (network.props.get("internal") or without_route_out(network.props)):
                 yield (f"{container.name} is on network {network.name}, which is not internal; data services join "
-                       "only internal networks", container)
+                       "only internal networks (or, to be published on the private network, a network with "
+                       f"{NO_MASQUERADE}=false)", container)
+
+
+def without_route_out(props: Mapping[str, Any]) -> bool:
+    return str((props.get("options") or {}).get(NO_MASQUERADE, "")).lower() == "false"
 
 
 def backups_scheduled(resources: Sequence[PolicyResource]):
@@ -84,10 +104,10 @@ _rule = rule_maker("data")
 
 
 RULES = [
-    _rule("PF-DATA-001", "Postgres and Redis publish no host port.", Severity.CRITICAL,
+    _rule("PF-DATA-001", "Postgres and Redis publish no port beyond the private network.", Severity.CRITICAL,
           "Postgres/Redis reachable only on an internal network (no published port, no firewall opening)",
           no_published_ports, types=(CONTAINER,)),
-    _rule("PF-DATA-002", "Postgres and Redis are attached only to internal networks.", Severity.CRITICAL,
+    _rule("PF-DATA-002", "Postgres and Redis are attached only to networks without a route out.", Severity.CRITICAL,
           "Postgres/Redis reachable only on an internal network", data_on_internal_networks),
     _rule("PF-DATA-003", "The database keeps its data on a named volume.", Severity.HIGH,
           "Postgres data on a persistent volume that survives container and server replacement",

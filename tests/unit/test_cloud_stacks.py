@@ -88,7 +88,7 @@ def test_the_server_is_hardened_and_in_the_private_network(production):
     assert "RequiresMountsFor=/srv/data" in files["/etc/systemd/system/docker.service.d/10-preflight-volume.conf"]
     assert server["networks"] == [{"networkId": server["networks"][0]["networkId"], "ip": "10.10.1.10"}]
     assert server["firewallIds"] and server["sshKeys"]
-    assert server["labels"] == {"preflight-project": "preflight", "preflight-stack": "production"}
+    assert server["labels"] == {"preflight-project": "preflight", "preflight-stack": "production", "preflight-role": "data"}
 
 
 def test_production_keeps_data_and_addresses_and_staging_may_go(production, staging):

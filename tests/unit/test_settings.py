@@ -117,7 +117,7 @@ def test_secret_env_must_reference_a_declared_secret(local):
 def test_generated_secret_shorter_than_32_is_refused(local):
     local["secrets"]["jwt_secret"]["length"] = 16
     [problem] = problems(local)
-    assert problem.startswith("preflight:secrets.jwt_secret.generated.length:") and "32" in problem
+    assert problem.startswith("preflight:secrets.jwt_secret.length:") and "32" in problem
 
 
 def test_unknown_secret_source(local):

@@ -1,0 +1,185 @@
+"""Growing past one server (host.app_servers): the graph at N = 1, 2, 3 under mocks, built from the
+shipped production stack file with only app_servers changed."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from components.settings import SettingsError, parse_settings
+from tests.mocks import build_stack
+from tests.stack_config import CLOUD_SECRETS as SECRETS, stack_config
+
+CONTAINER = "docker:index/container:Container"
+SERVER = "hcloud:index/server:Server"
+DATA_IP, APP_SUBNET = "10.10.1.10", "10.10.2.0/24"
+
+
+def production_with(app_servers: int, **services) -> dict:
+    raw = copy.deepcopy(stack_config("production"))
+    raw["host"]["app_servers"] = app_servers
+    raw["services"].update(services)
+    return {**raw, **SECRETS}
+
+
+@pytest.fixture(scope="module", params=[1, 2, 3], ids=lambda n: f"N={n}")
+def stack(request):
+    return request.param, build_stack("production", production_with(request.param), secret_keys=frozenset(SECRETS))
+
+
+@pytest.fixture(scope="module")
+def three():
+    return build_stack("production", production_with(3), secret_keys=frozenset(SECRETS))
+
+
+@pytest.fixture(scope="module")
+def one_server():
+    return build_stack("production", production_with(1), secret_keys=frozenset(SECRETS))
+
+
+def count(stack, typ: str) -> int:
+    return len(stack.mocks.of_type(typ))
+
+
+def provider_of(resource) -> str:
+    return resource.provider.split("::")[-2]
+
+
+def test_resource_counts_follow_the_number_of_application_servers(stack):
+    n, built = stack
+    many = n > 1
+    assert count(built, SERVER) == (n + 1 if many else 1)
+    assert count(built, "hcloud:index/loadBalancer:LoadBalancer") == (1 if many else 0)
+    assert count(built, "hcloud:index/loadBalancerTarget:LoadBalancerTarget") == (n if many else 0)
+    assert count(built, "hcloud:index/loadBalancerService:LoadBalancerService") == (2 if many else 0)
+    assert count(built, "hcloud:index/loadBalancerNetwork:LoadBalancerNetwork") == (1 if many else 0)
+    assert count(built, "hcloud:index/networkSubnet:NetworkSubnet") == (2 if many else 1)
+    # Stable addresses and the volume belong to the data server only.
+    assert count(built, "hcloud:index/primaryIp:PrimaryIp") == 2 and count(built, "hcloud:index/volume:Volume") == 1
+    assert count(built, "pulumi:providers:docker") == (n + 1 if many else 1)
+    roles = [next(l["value"] for l in c.inputs["labels"] if l["label"] == "preflight.role") for c in built.containers]
+    assert sorted(roles) == sorted(["database", "cache", "backup", "migration"] + ["proxy", "service", "service"] * n)
+
+
+def test_data_stays_on_the_first_server_and_everything_else_on_the_application_servers(three):
+    providers = {r.name: r for r in three.mocks.of_type("pulumi:providers:docker")}
+    assert sorted(providers) == ["preflight-host-app1-docker", "preflight-host-app2-docker",
+                                 "preflight-host-app3-docker", "preflight-host-docker"]
+    for name in ("preflight-postgres", "preflight-redis", "preflight-backup"):
+        assert provider_of(three.container(name)) == "preflight-host-docker"
+    for index in (1, 2, 3):
+        on_host = sorted(c.name for c in three.containers if provider_of(c) == f"preflight-host-app{index}-docker")
+        expected = [f"preflight-api-app{index}", f"preflight-proxy-app{index}", f"preflight-worker-app{index}"]
+        # Migrations run once per release, on the first application server.
+        assert on_host == sorted(expected + (["preflight-api-app1-migrate"] if index == 1 else []))
+    [data] = [s for s in three.mocks.of_type(SERVER) if s.inputs["labels"]["preflight-role"] == "data"]
+    apps = [s for s in three.mocks.of_type(SERVER) if s.inputs["labels"]["preflight-role"] == "app"]
+    assert data.inputs["name"] == "preflight-production-1" and data.protect
+    assert [s.inputs["name"] for s in apps] == [f"preflight-production-1-app{i}" for i in (1, 2, 3)]
+    assert [s.inputs["networks"][0]["ip"] for s in apps] == ["10.10.2.10", "10.10.2.11", "10.10.2.12"]
+    # Application servers keep nothing: no volume to wait for, Docker on the local disk.
+    app_files = {f["path"] for f in yaml.safe_load(apps[0].inputs["userData"])["write_files"]}
+    assert "/usr/local/sbin/preflight-mount-volume" not in app_files
+    assert all(s.inputs["firewallIds"] == data.inputs["firewallIds"] for s in apps)
+
+
+def test_services_reach_postgres_and_redis_over_the_private_network(three, one_server):
+    def secret_file(container, path: str) -> str:
+        [content] = [u["content"] for u in container.inputs["uploads"] if u["file"] == path]
+        return content
+
+    api = three.container("preflight-api-app2")
+    assert f"@{DATA_IP}:5432/" in secret_file(api, "/run/secrets/database_url")
+    assert f"@{DATA_IP}:6379/" in secret_file(api, "/run/secrets/redis_url")
+    assert "uploads" in api.secret_inputs
+    # On one server the services stay on the internal Docker network.
+    assert "@postgres:5432/" in secret_file(one_server.container("preflight-api"), "/run/secrets/database_url")
+    for built in (three, one_server):
+        postgres = built.container("preflight-postgres")
+        assert postgres.inputs["ports"] == [{"internal": 5432, "external": 5432, "ip": DATA_IP}]
+        [private] = [n for n in built.mocks.of_type("docker:index/network:Network") if n.name == "preflight-host-private"]
+        assert private.inputs["options"] == {"com.docker.network.bridge.enable_ip_masquerade": "false"}
+
+
+def test_the_data_server_admits_postgres_and_redis_only_from_the_application_subnet(three):
+    [data] = [s for s in three.mocks.of_type(SERVER) if s.inputs["labels"]["preflight-role"] == "data"]
+    files = {f["path"]: f["content"] for f in yaml.safe_load(data.inputs["userData"])["write_files"]}
+    script = files["/usr/local/sbin/preflight-data-ports"]
+    assert "for port in 5432 6379" in script
+    assert f"--ctorigdst {DATA_IP}" in script and f"! -s {APP_SUBNET} -j DROP" in script
+    [firewall] = three.mocks.of_type("hcloud:index/firewall:Firewall")
+    assert sorted(r["port"] for r in firewall.inputs["rules"]) == ["22", "443", "80"]
+
+
+def test_growing_replaces_neither_the_first_server_nor_the_data_containers(three, one_server):
+    def first_server(built):
+        """Its inputs, without the ids the mocks number in registration order."""
+        [server] = [s for s in built.mocks.of_type(SERVER) if s.name == "preflight-host-server"]
+        inputs = {k: v for k, v in server.inputs.items() if k not in ("sshKeys", "firewallIds", "publicNets")}
+        return {**inputs, "networks": [n["ip"] for n in inputs["networks"]]}
+
+    assert first_server(three) == first_server(one_server)
+    for name in ("preflight-postgres", "preflight-redis", "preflight-backup"):
+        assert three.container(name).inputs == one_server.container(name).inputs
+
+
+def test_the_load_balancer_passes_tls_through_and_checks_each_server_through_its_proxy(three):
+    [lb] = three.mocks.of_type("hcloud:index/loadBalancer:LoadBalancer")
+    assert lb.inputs["loadBalancerType"] == "lb11" and lb.inputs["deleteProtection"] is True and lb.protect
+    services = {s.inputs["listenPort"]: s.inputs for s in three.mocks.of_type(
+        "hcloud:index/loadBalancerService:LoadBalancerService")}
+    assert set(services) == {80, 443}
+    https = services[443]
+    assert https["protocol"] == "tcp" and https["destinationPort"] == 443
+    assert https["healthCheck"]["http"] == {"domain": "api.example.com", "path": "/health", "tls": True,
+                                           "statusCodes": ["2??"]}
+    assert services[80]["healthCheck"]["http"]["statusCodes"] == ["3??"]  # the proxy's redirect to HTTPS
+    [attached] = three.mocks.of_type("hcloud:index/loadBalancerNetwork:LoadBalancerNetwork")
+    assert attached.inputs["ip"] == "10.10.2.5"
+    targets = three.mocks.of_type("hcloud:index/loadBalancerTarget:LoadBalancerTarget")
+    assert all(t.inputs["usePrivateIp"] is True and t.inputs["type"] == "server" for t in targets)
+    records = {(r.inputs["type"], r.inputs["content"]) for r in three.mocks.of_type("cloudflare:index/dnsRecord:DnsRecord")}
+    assert records == {("A", "198.51.100.7"), ("AAAA", "2001:db8::7")}  # the load balancer's, not a server's
+
+
+def test_a_release_rolls_across_the_servers_one_after_another(three):
+    gates = {g.name: g for g in three.mocks.of_type("pulumi-python:dynamic:Resource") if "release" in g.inputs}
+    assert sorted(gates) == ["preflight-rollout-app1", "preflight-rollout-app2", "preflight-rollout-app3"]
+    for index in (2, 3):
+        gate_before = f"preflight-rollout-app{index - 1}"
+        for name in (f"preflight-api-app{index}", f"preflight-worker-app{index}", f"preflight-proxy-app{index}"):
+            # The proxy's container carries its dependencies; a service's come through its component.
+            resource = three.container(name) if "proxy" in name else three.mocks.named(name, "preflight:index:Service")
+            assert gate_before in resource.depends_on, name
+    # Each gate waits for its own server's containers: the release string names them.
+    assert gates["preflight-rollout-app2"].inputs["server_name"] == "preflight-production-1-app2"
+    assert all(g.inputs["deadline_s"] == 60 + 4 * 15 for g in gates.values())
+
+
+def test_a_scheduler_runs_on_one_application_server_only():
+    scheduler = {"image": "ghcr.io/example/api:1.4.2", "command": ["python3", "/app/app.py", "worker"],
+                 "healthcheck": {"command": ["true"]}, "placement": "one_app_server"}
+    built = build_stack("production", production_with(3, scheduler=scheduler), secret_keys=frozenset(SECRETS))
+    assert sorted(c.name for c in built.containers if "scheduler" in c.name) == ["preflight-scheduler-app1"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"host": {"app_subnet": "10.10.1.0/24"}}, "apart from subnet 10.10.1.0/24"),
+    ({"host": {"app_subnet": "10.20.0.0/24"}}, "must lie inside ip_range 10.10.0.0/16"),
+    ({"host": {"app_servers": 21}}, "preflight:host.app_servers"),
+    ({"services": {"api": {"placement": "one_app_server"}}}, "a routed service runs behind every application server"),
+])
+def test_bad_layouts_are_refused_with_the_setting_and_the_fix(change, message):
+    raw = production_with(3)
+    for section, values in change.items():
+        for key, value in values.items():
+            target = raw[section][key] if isinstance(value, dict) else raw[section]
+            if isinstance(value, dict):
+                target.update(value)
+            else:
+                target[key] = value
+    with pytest.raises(SettingsError) as refused:
+        parse_settings("production", raw, set(SECRETS))
+    assert message in str(refused.value)
