@@ -14,18 +14,19 @@ HCLOUD_SERVER = "hcloud:index/server:Server"
 HCLOUD_VOLUME = "hcloud:index/volume:Volume"
 HCLOUD_PRIMARY_IP = "hcloud:index/primaryIp:PrimaryIp"
 NO_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"  # false: containers have no route out
+PRIVATE_RANGES = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
 MAX_BACKUP_INTERVAL_S = 3600  # RPO <= 1 h
 OTHER_DATABASES = ("mysql", "mariadb", "mongo")
 
 
 def on_private_address(port: Mapping[str, Any]) -> bool:
-    """Published on an address of a private network (Hetzner's, 10.0.0.0/8 etc.), not on every
-    interface and not on a public address."""
+    """Published on an address of a private network (RFC 1918 or unique-local; Hetzner's networks
+    are), not on every interface, loopback or a public address."""
     try:
         address = ipaddress.ip_address(port.get("ip") or "0.0.0.0")
     except ValueError:
         return False
-    return address.is_private and not (address.is_unspecified or address.is_loopback or address.is_link_local)
+    return any(address in network for network in PRIVATE_RANGES)
 
 
 def no_published_ports(props: Mapping[str, Any]) -> Iterator[str]:
@@ -46,9 +47,17 @@ def data_on_volume(props: Mapping[str, Any]) -> Iterator[str]:
         yield "keep the database's data directory on a named Docker volume so it survives container replacement"
 
 
+def is_app_server(props: Mapping[str, Any]) -> bool:
+    """An application server (several behind a load balancer) keeps nothing: replaceable at will."""
+    labels = props.get("labels")
+    return isinstance(labels, Mapping) and labels.get("preflight-role") == "app"
+
+
 def stateful_protected(args: ResourceValidationArgs) -> Iterator[str]:
     if args.resource_type == CONTAINER and not is_data_container(args.props):
         return  # a stateless container
+    if args.resource_type == HCLOUD_SERVER and is_app_server(args.props):
+        return
     if not args.opts.protect:
         yield "protect this stateful resource (ResourceOptions(protect=True)) so `destroy` or a replace cannot drop data"
 

@@ -7,7 +7,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from pulumi_policy import PolicyResource, Severity
 
 from .base import of_type, rule_maker
-from .data import HCLOUD_PRIMARY_IP, HCLOUD_SERVER, HCLOUD_VOLUME
+from .data import HCLOUD_PRIMARY_IP, HCLOUD_SERVER, HCLOUD_VOLUME, is_app_server
 
 FIREWALL = "hcloud:index/firewall:Firewall"
 FIREWALL_ATTACHMENT = "hcloud:index/firewallAttachment:FirewallAttachment"
@@ -68,11 +68,13 @@ def key_only_ssh(props: Mapping[str, Any]) -> Iterator[str]:
 
 
 def server_backups(props: Mapping[str, Any]) -> Iterator[str]:
-    if not props.get("backups"):
+    if not props.get("backups") and not is_app_server(props):
         yield "turn on server backups (backups: true) for the production server"
 
 
 def deletion_protection(props: Mapping[str, Any]) -> Iterator[str]:
+    if is_app_server(props):
+        return
     if not props.get("deleteProtection"):
         yield "turn on deleteProtection so the resource cannot be deleted by mistake"
     if "rebuildProtection" in props and not props.get("rebuildProtection"):
@@ -112,9 +114,9 @@ RULES = [
           "SSH only from admin CIDRs, key-only", every_server_has_firewall),
     _rule("PF-HOST-005", "Servers allow key-only SSH and no root login.", Severity.CRITICAL,
           "SSH only from admin CIDRs, key-only", key_only_ssh, types=(HCLOUD_SERVER,)),
-    _rule("PF-HOST-006", "Server backups are on.", Severity.HIGH, "server backups on in production",
+    _rule("PF-HOST-006", "Server backups are on (application servers keep nothing and are exempt).", Severity.HIGH, "server backups on in production",
           server_backups, types=(HCLOUD_SERVER,), production_only=True),
-    _rule("PF-HOST-007", "Servers, volumes and primary IPs have deletion protection.", Severity.HIGH,
+    _rule("PF-HOST-007", "Servers (but stateless application servers), volumes and primary IPs have deletion protection.", Severity.HIGH,
           "`protect`/deletion protection on stateful resources in production", deletion_protection,
           types=(HCLOUD_SERVER, HCLOUD_VOLUME, HCLOUD_PRIMARY_IP), production_only=True),
     _rule("PF-HOST-008", "Primary IPs outlive the server.", Severity.MEDIUM,

@@ -20,16 +20,16 @@ def labels(role: str, stack: str = "production") -> list[dict[str, str]]:
     return [{"label": "preflight.role", "value": role}, {"label": "preflight.stack", "value": stack}]
 
 
-def container(name: str, role: str, stack: str, protect: bool = False, **props) -> Res:
+def container(name: str, role: str, stack: str, protect: bool = False, networks=("internal",), **props) -> Res:
     base = {
         "name": name, "image": f"sha256:{name}", "labels": labels(role, stack), "mustRun": True, "wait": True,
         "healthcheck": {"tests": ["CMD", "true"], "interval": "10s"}, "memory": 256, "memorySwap": 256,
         "cpus": "0.5", "restart": "unless-stopped", "logDriver": "json-file",
         "logOpts": {"max-size": "10m", "max-file": "3"}, "securityOpts": ["no-new-privileges:true"],
-        "networksAdvanced": [{"name": "internal", "aliases": [name]}],
+        "networksAdvanced": [{"name": network, "aliases": [name]} for network in networks],
         "networkMode": "bridge",  # the docker provider's default, sent even with networksAdvanced
     }
-    return Res(C, name, {**base, **props}, protect=protect, deps={"networksAdvanced": ["internal"]})
+    return Res(C, name, {**base, **props}, protect=protect, deps={"networksAdvanced": list(networks)})
 
 
 def production(stack: str = "production") -> list[Res]:
@@ -37,6 +37,9 @@ def production(stack: str = "production") -> list[Res]:
     return [
         Res("docker:index/network:Network", "internal", {"name": "internal", "internal": True}),
         Res("docker:index/network:Network", "edge", {"name": "edge"}),
+        # Publishes Postgres on the data server's private address; no route out.
+        Res("docker:index/network:Network", "private", {
+            "name": "private", "options": {"com.docker.network.bridge.enable_ip_masquerade": "false"}}),
         Res("docker:index/volume:Volume", "postgres-data", {"name": "postgres-data"}, protect=True),
         Res("docker:index/remoteImage:RemoteImage", "postgres-image", {"name": "postgres:16.4-bookworm"}),
         Res("docker:index/remoteImage:RemoteImage", "api-image", {"name": "ghcr.io/acme/api:1.4.2"}),
@@ -46,7 +49,8 @@ def production(stack: str = "production") -> list[Res]:
         container("postgres", "database", stack, protect=True,
                   command=["postgres", "-c", "max_connections=100"],
                   envs=["POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password"],
-                  volumes=[{"volumeName": "postgres-data", "containerPath": "/var/lib/postgresql/data"}]),
+                  volumes=[{"volumeName": "postgres-data", "containerPath": "/var/lib/postgresql/data"}],
+                  ports=[{"internal": 5432, "external": 5432, "ip": "10.10.1.10"}], networks=("internal", "private")),
         container("redis", "cache", stack, protect=True),
         container("api", "service", stack, envs=["JWT_SECRET_FILE=/run/secrets/jwt_secret",
                                           "CORS_ALLOWED_ORIGINS=https://app.example.com", "DEBUG=0",
@@ -82,4 +86,27 @@ def production(stack: str = "production") -> list[Res]:
             "rules": [{"action": "block", "expression": "http.request.uri.path matches \"^/auth\"",
                        "ratelimit": {"characteristics": ["ip.src", "cf.colo.id"], "period": 60,
                                      "requestsPerPeriod": 20, "mitigationTimeout": 600}}]}),
+        *load_balanced(stack),
+    ]
+
+
+def load_balanced(stack: str) -> list[Res]:
+    """Several application servers: one of them, and the load balancer in front of them."""
+    health = {"protocol": "http", "port": 443, "interval": 10, "timeout": 5, "retries": 3,
+              "http": {"domain": "api.example.com", "path": "/health", "tls": True, "statusCodes": ["2??"]}}
+    return [
+        Res("hcloud:index/server:Server", "app1", {
+            "serverType": "cx32", "image": "debian-12", "location": "fsn1", "sshKeys": ["deploy"], "userData": USER_DATA,
+            "firewallIds": [1], "labels": {"preflight-stack": stack, "preflight-role": "app"}},
+            deps={"firewallIds": ["firewall"]}),
+        Res("hcloud:index/loadBalancer:LoadBalancer", "lb", {"loadBalancerType": "lb11", "location": "fsn1",
+                                                             "deleteProtection": True}, protect=True),
+        Res("hcloud:index/loadBalancerNetwork:LoadBalancerNetwork", "lb-network", {"loadBalancerId": 1, "ip": "10.10.2.5"},
+            deps={"loadBalancerId": ["lb"]}),
+        *[Res("hcloud:index/loadBalancerService:LoadBalancerService", f"lb-{port}", {
+            "loadBalancerId": "1", "protocol": "tcp", "listenPort": port, "destinationPort": port,
+            "healthCheck": {**health, "port": port}}, deps={"loadBalancerId": ["lb"]}) for port in (443, 80)],
+        Res("hcloud:index/loadBalancerTarget:LoadBalancerTarget", "lb-target-1", {
+            "loadBalancerId": 1, "type": "server", "serverId": 2, "usePrivateIp": True},
+            deps={"loadBalancerId": ["lb"], "serverId": ["app1"]}),
     ]
