@@ -61,16 +61,13 @@ def rate_limit_rules(settings: EdgeSettings, hostnames: Sequence[str]) -> list[c
 
 class CloudflareEdge(pulumi.ComponentResource):
     def __init__(self, name: str, settings: EdgeSettings, monitoring: MonitoringSettings, *, hostnames: Sequence[str],
-                 health_paths: dict[str, str], ipv4: pulumi.Input[str], ipv6: pulumi.Input[str],
-                 opts: Optional[pulumi.ResourceOptions] = None):
-        """hostnames: every public hostname; health_paths: hostname -> its health route."""
+                 health_paths: dict[str, str], opts: Optional[pulumi.ResourceOptions] = None):
+        """hostnames: every public hostname; health_paths: hostname -> its health route. The DNS
+        records come with `route_to`, once what they point at can serve."""
         super().__init__("preflight:index:CloudflareEdge", name, None, opts)
+        self._name, self._zone, self._hostnames = name, settings.zone_id, sorted(hostnames)
         child = pulumi.ResourceOptions(parent=self)
         zone = settings.zone_id
-        for hostname in sorted(hostnames):
-            for record_type, address in (("A", ipv4), ("AAAA", ipv6)):
-                cloudflare.DnsRecord(f"{name}-{hostname}-{record_type.lower()}", zone_id=zone, name=hostname,
-                                     type=record_type, content=address, proxied=True, ttl=1, opts=child)
         for setting_id, value in zone_settings(settings).items():
             # Zone settings cannot be deleted, only changed: removing one from here leaves the zone as it is.
             cloudflare.ZoneSetting(f"{name}-{setting_id}", zone_id=zone, setting_id=setting_id, value=value, opts=child)
@@ -99,3 +96,12 @@ class CloudflareEdge(pulumi.ComponentResource):
                 filters=cloudflare.NotificationPolicyFiltersArgs(health_check_ids=[c.id for c in checks]),
                 opts=child)
         self.register_outputs({"hostnames": sorted(hostnames)})
+
+    def route_to(self, ipv4: pulumi.Input[str], ipv6: pulumi.Input[str], after: Sequence[pulumi.Resource] = ()) -> None:
+        """Proxied A/AAAA records of every hostname. after: what must serve before traffic moves
+        here (when growing to several servers: every server healthy behind the load balancer)."""
+        for hostname in self._hostnames:
+            for record_type, address in (("A", ipv4), ("AAAA", ipv6)):
+                cloudflare.DnsRecord(f"{self._name}-{hostname}-{record_type.lower()}", zone_id=self._zone, name=hostname,
+                                     type=record_type, content=address, proxied=True, ttl=1,
+                                     opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)))

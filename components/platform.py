@@ -67,6 +67,7 @@ class Platform(pulumi.ComponentResource):
                   for n, s in sorted(settings.services.items()) if s.route is not None]
         self.hostnames = sorted({r.hostname for r in routes})
         self.load_balancer = self._load_balancer(name, settings, routes, child)
+        self.edge = None
         self.certificate = self._certificate(name, settings, routes, child)
 
         # One server: names as they always were. Several: one copy per application server, rolled
@@ -101,6 +102,10 @@ class Platform(pulumi.ComponentResource):
             if self.load_balancer is not None:
                 previous_gate = [self._roll_out(name, index, loaded, app_host, [proxy, *on_host.values()])]
         self.proxy = self.proxies[0]
+        if self.edge is not None:
+            # Where Cloudflare sends traffic: the load balancer once every server serves, or the one server.
+            entry = self.load_balancer or SimpleNamespace(ipv4=self.host.ipv4.ip_address, ipv6=self.host.ipv6.ip_address)
+            self.edge.route_to(entry.ipv4, entry.ipv6, after=previous_gate)
 
         base = {n: f"https://{settings.hostname(s.route)}{settings.proxy.public_port_suffix}"
                 for n, s in sorted(settings.services.items()) if s.route is not None}
@@ -154,11 +159,7 @@ class Platform(pulumi.ComponentResource):
             return SelfSignedCertificate(f"{name}-tls", self.hostnames or [settings.domain], opts=child).certificate
         from .edge import CloudflareEdge  # pulumi_cloudflare takes seconds to import: only where it is used
 
-        # Where Cloudflare sends traffic: the load balancer, or the one server.
-        entry = self.load_balancer or SimpleNamespace(ipv4=self.host.ipv4.ip_address, ipv6=self.host.ipv6.ip_address)
-
         self.edge = CloudflareEdge(f"{name}-edge", settings.edge, settings.monitoring, hostnames=self.hostnames,
-                                   health_paths={r.hostname: r.health_path for r in routes},
-                                   ipv4=entry.ipv4, ipv6=entry.ipv6, opts=child)
+                                   health_paths={r.hostname: r.health_path for r in routes}, opts=child)
         return self.edge.certificate
 

@@ -140,8 +140,10 @@ def test_the_load_balancer_passes_tls_through_and_checks_each_server_through_its
     assert attached.inputs["ip"] == "10.10.2.5"
     targets = three.mocks.of_type("hcloud:index/loadBalancerTarget:LoadBalancerTarget")
     assert all(t.inputs["usePrivateIp"] is True and t.inputs["type"] == "server" for t in targets)
-    records = {(r.inputs["type"], r.inputs["content"]) for r in three.mocks.of_type("cloudflare:index/dnsRecord:DnsRecord")}
-    assert records == {("A", "198.51.100.7"), ("AAAA", "2001:db8::7")}  # the load balancer's, not a server's
+    records = three.mocks.of_type("cloudflare:index/dnsRecord:DnsRecord")
+    assert {(r.inputs["type"], r.inputs["content"]) for r in records} == {("A", "198.51.100.7"), ("AAAA", "2001:db8::7")}
+    # Traffic moves to the load balancer only once the last server passed its gate.
+    assert all(r.depends_on == ("preflight-rollout-app3",) for r in records)
 
 
 def test_a_release_rolls_across_the_servers_one_after_another(three):
