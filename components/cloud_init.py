@@ -69,6 +69,9 @@ for port in {ports}; do
   iptables -C DOCKER-USER $rule 2>/dev/null || iptables -I DOCKER-USER $rule
 done
 """
+# Docker may start the containers before the private network's address is configured at boot;
+# binding a published port to a not-yet-present address must not fail.
+NONLOCAL_BIND = "net.ipv4.ip_nonlocal_bind = 1\nnet.ipv6.ip_nonlocal_bind = 1\n"
 DATA_PORTS_UNIT = """\
 [Unit]
 Description=Admit Postgres and Redis only from the application subnet
@@ -100,9 +103,10 @@ def render_user_data(host: HetznerHost, *, data: bool = True) -> str:
         _file("/usr/local/sbin/preflight-data-ports", DATA_PORTS_FILTER.format(
             ports=" ".join(map(str, DATA_PORTS)), address=host.private_ip, sources=host.app_subnet), "0755"),
         _file("/etc/systemd/system/preflight-data-ports.service", DATA_PORTS_UNIT),
+        _file("/etc/sysctl.d/90-preflight-bind.conf", NONLOCAL_BIND),
     ]
     app_daemon = {k: v for k, v in DOCKER_DAEMON.items() if k != "data-root"}
-    data_commands = [["/usr/local/sbin/preflight-mount-volume"], ["systemctl", "daemon-reload"],
+    data_commands = [["sysctl", "--system"], ["/usr/local/sbin/preflight-mount-volume"], ["systemctl", "daemon-reload"],
                      ["systemctl", "restart", "docker"], ["systemctl", "enable", "--now", "preflight-data-ports"]]
     config = {
         "groups": ["docker"],  # before the package creates it, so the deploy user can join

@@ -105,7 +105,7 @@ class Platform(pulumi.ComponentResource):
         if self.edge is not None:
             # Where Cloudflare sends traffic: the load balancer once every server serves, or the one server.
             entry = self.load_balancer or SimpleNamespace(ipv4=self.host.ipv4.ip_address, ipv6=self.host.ipv6.ip_address)
-            self.edge.route_to(entry.ipv4, entry.ipv6, after=previous_gate)
+            self.edge.route_to(entry.ipv4, entry.ipv6, after=previous_gate or self.proxies)
 
         base = {n: f"https://{settings.hostname(s.route)}{settings.proxy.public_port_suffix}"
                 for n, s in sorted(settings.services.items()) if s.route is not None}

@@ -109,6 +109,8 @@ def test_the_data_server_admits_postgres_and_redis_only_from_the_application_sub
     script = files["/usr/local/sbin/preflight-data-ports"]
     assert "for port in 5432 6379" in script
     assert f"--ctorigdst {DATA_IP}" in script and f"! -s {APP_SUBNET} -j DROP" in script
+    # The published ports bind to the private address even before it is configured at boot.
+    assert "net.ipv4.ip_nonlocal_bind = 1" in files["/etc/sysctl.d/90-preflight-bind.conf"]
     [firewall] = three.mocks.of_type("hcloud:index/firewall:Firewall")
     assert sorted(r["port"] for r in firewall.inputs["rules"]) == ["22", "443", "80"]
 
@@ -144,6 +146,12 @@ def test_the_load_balancer_passes_tls_through_and_checks_each_server_through_its
     assert {(r.inputs["type"], r.inputs["content"]) for r in records} == {("A", "198.51.100.7"), ("AAAA", "2001:db8::7")}
     # Traffic moves to the load balancer only once the last server passed its gate.
     assert all(r.depends_on == ("preflight-rollout-app3",) for r in records)
+
+
+def test_on_one_server_the_records_wait_for_its_proxy(one_server):
+    """Also what makes going back from N to 1 safe: traffic returns once the proxy there is healthy."""
+    records = one_server.mocks.of_type("cloudflare:index/dnsRecord:DnsRecord")
+    assert records and all(r.depends_on == ("preflight-proxy",) for r in records)
 
 
 def test_a_release_rolls_across_the_servers_one_after_another(three):
