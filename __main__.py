@@ -16,6 +16,7 @@ pulumi.export("tls_certificate_pem", platform.certificate.cert_pem)
 # What `python -m deploy` needs to reach the running stack (backups, restore drills).
 pulumi.export("operations", {
     "docker_host": platform.host.docker_host,
+    "app_docker_hosts": [host.docker_host for host in platform.hosts.apps if host is not platform.host],
     "backup_container": platform.backup.container.name,
     "database_container": platform.database.container.name,
     "database_image": loaded.settings.database.image,

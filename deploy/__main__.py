@@ -31,6 +31,7 @@ from pulumi import automation as auto
 
 from . import backups, gate, releases, stack
 from .report import Report
+from .unhealthy import UnhealthyWatch
 
 EXIT_FAILED, EXIT_USAGE, EXIT_CHECKS_FAILED, EXIT_REFUSED, EXIT_GATE, EXIT_DRIFT = 1, 2, 4, 5, 6, 7
 DEFAULT_DEADLINE_S = 30.0
@@ -93,11 +94,21 @@ def gate_passes(target: auto.Stack, deadline_s: float) -> bool:
     return result.passed
 
 
+def docker_hosts(target: auto.Stack) -> list[str]:
+    """The Docker engines the stack's containers run on (none before the first up)."""
+    outputs = target.outputs()
+    if "operations" not in outputs:
+        return []
+    operations = outputs["operations"].value
+    return [operations["docker_host"], *operations.get("app_docker_hosts", [])]
+
+
 def cmd_up(args) -> int:
     target = stack.select(args.stack)
     images = releases.images_in(config_file(args.stack))
     try:
-        apply(target, None, args.plan)
+        with UnhealthyWatch(args.stack, docker_hosts(target), progress):
+            apply(target, None, args.plan)
         healthy = gate_passes(target, args.deadline)
     except auto.CommandError as error:
         progress(f"up failed: {str(error).strip().splitlines()[-1]}")

@@ -336,6 +336,8 @@ def test_deploy_up_records_releases_and_a_failing_release_is_rolled_back(deploye
     # The broken release never took traffic: the previous one served throughout.
     assert len(codes) > 20 and set(codes) == {200}, f"{len([c for c in codes if c != 200])} of {len(codes)} failed"
     assert "rolling back to release" in result.stderr and "serving again after" in result.stderr
+    # Failed at Docker's first unhealthy report, with the check's output, not at the healthcheck deadline.
+    assert "new container preflight-api" in result.stderr and "is unhealthy (last check:" in result.stderr
     assert deployed.health()[0] == 200
     serving = inspect(container_names(deployed.project)["preflight-api"])
     assert serving["Image"] == inspect(RELEASE_IMAGE)["Id"]

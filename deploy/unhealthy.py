@@ -1,0 +1,83 @@
+"""Failing a bad release at its first unhealthy report instead of at its healthcheck deadline.
+
+The docker provider waits for a new container until it is healthy or `wait_timeout` has passed,
+even when Docker has already reported it unhealthy. While `up` runs, this watches Docker's health
+events of the stack's containers on each of its Docker hosts; a container that did not exist
+before the update and turns unhealthy is reported (its last healthcheck output and log lines) and
+removed, which ends the provider's wait at once: the update fails, the previous container (created
+before, removed only after success) keeps serving, and `deploy up` rolls back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from typing import Callable, Iterable
+
+
+class UnhealthyWatch:
+    def __init__(self, stack: str, docker_hosts: Iterable[str], report: Callable[[str], None]):
+        self.stack, self.report = stack, report
+        self.hosts = sorted(set(docker_hosts))
+        self.removed: list[str] = []
+        self._processes: list[subprocess.Popen] = []
+        self._threads: list[threading.Thread] = []
+
+    def _docker(self, host: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["docker", *args], env={**os.environ, "DOCKER_HOST": host}, capture_output=True,
+                              text=True, timeout=60)
+
+    def __enter__(self) -> "UnhealthyWatch":
+        label = f"label=preflight.stack={self.stack}"
+        for host in self.hosts:
+            listed = self._docker(host, "ps", "-aq", "--no-trunc", "--filter", label)
+            if listed.returncode != 0:
+                self.report(f"not watching {host} for unhealthy containers: {listed.stderr.strip()}")
+                continue
+            existing = set(listed.stdout.split())
+            events = subprocess.Popen(
+                ["docker", "events", "--filter", "type=container", "--filter", label, "--format", "{{json .}}"],
+                env={**os.environ, "DOCKER_HOST": host}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            self._processes.append(events)
+            thread = threading.Thread(target=self._follow, args=(host, events, existing), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def _follow(self, host: str, events: subprocess.Popen, existing: set[str]) -> None:
+        assert events.stdout is not None
+        for line in events.stdout:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            container = event.get("id") or event.get("Actor", {}).get("ID", "")
+            if event.get("Action") == "health_status: unhealthy" and container and container not in existing:
+                self._remove(host, container, event.get("Actor", {}).get("Attributes", {}).get("name", container[:12]))
+
+    def _remove(self, host: str, container: str, name: str) -> None:
+        health = self._docker(host, "inspect", "--format", "{{json .State.Health}}", container)
+        try:
+            last_check = (json.loads(health.stdout).get("Log") or [{}])[-1].get("Output", "").strip()
+        except (json.JSONDecodeError, AttributeError):
+            last_check = ""
+        logs = self._docker(host, "logs", "--tail", "5", container)
+        self.report(f"new container {name} is unhealthy (last check: {last_check or 'no output'}); removing it so "
+                    f"the update fails now, not at its healthcheck deadline")
+        for line in (logs.stdout + logs.stderr).strip().splitlines()[-5:]:
+            self.report(f"  {name}: {line}")
+        self._docker(host, "rm", "-f", container)
+        self.removed.append(name)
+
+    def __exit__(self, *_exc) -> None:
+        for process in self._processes:
+            process.terminate()
+        for process in self._processes:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for thread in self._threads:
+            thread.join(timeout=5)
