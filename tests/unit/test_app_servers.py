@@ -4,6 +4,7 @@ shipped production stack file with only app_servers changed."""
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -193,3 +194,58 @@ def test_bad_layouts_are_refused_with_the_setting_and_the_fix(change, message):
     with pytest.raises(SettingsError) as refused:
         parse_settings("production", raw, set(SECRETS))
     assert message in str(refused.value)
+
+
+class FakeLoadBalancers:
+    """hcloud-python's load_balancers client: each call returns the next reported state."""
+
+    def __init__(self, states):
+        self.states, self.calls = list(states), 0
+
+    def get_by_id(self, _id):
+        self.calls += 1
+        statuses = self.states[min(self.calls, len(self.states)) - 1]
+        target = SimpleNamespace(type="server", server=SimpleNamespace(id=7), health_status=[
+            SimpleNamespace(listen_port=port, status=status, detail=None) for port, status in statuses.items()])
+        return SimpleNamespace(targets=[target])
+
+
+def gate_props(deadline_s=30):
+    return {"load_balancer_id": "3", "server_id": "7", "server_name": "preflight-production-1-app2",
+            "release": "a,b", "deadline_s": deadline_s, "token": "t" * 64}
+
+
+def test_the_rollout_gate_waits_until_the_load_balancer_reports_the_server_healthy(monkeypatch):
+    import hcloud
+    from components import load_balancer
+
+    fake = FakeLoadBalancers([{443: "unknown", 80: "healthy"}, {443: "unhealthy", 80: "healthy"},
+                              {443: "healthy", 80: "healthy"}])
+    monkeypatch.setattr(hcloud, "Client", lambda **_: SimpleNamespace(load_balancers=fake))
+    monkeypatch.setattr(load_balancer.time, "sleep", lambda _s: None)
+    load_balancer._TargetHealthy().update("id", {}, gate_props())
+    assert fake.calls == 3
+
+
+def test_the_rollout_gate_stops_the_update_when_the_server_never_turns_healthy(monkeypatch):
+    import hcloud
+    from components import load_balancer
+
+    monkeypatch.setattr(hcloud, "Client", lambda **_: SimpleNamespace(
+        load_balancers=FakeLoadBalancers([{443: "unhealthy", 80: "healthy"}])))
+    clock = iter(range(0, 1000, 10))
+    monkeypatch.setattr(load_balancer.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(load_balancer.time, "sleep", lambda _s: None)
+    with pytest.raises(RuntimeError) as stopped:
+        load_balancer._TargetHealthy().update("id", {}, gate_props(deadline_s=30))
+    assert "preflight-production-1-app2 was not healthy behind the load balancer within 30 s (443: unhealthy)" in \
+        str(stopped.value) and "the other servers keep serving" in str(stopped.value)
+
+
+def test_a_new_release_on_a_server_reruns_its_gate():
+    from components.load_balancer import _TargetHealthy
+
+    same = _TargetHealthy().diff("id", gate_props(), gate_props())
+    assert not same.changes
+    released = _TargetHealthy().diff("id", gate_props(), {**gate_props(), "release": "c,b"})
+    assert released.changes and not released.replaces
