@@ -46,8 +46,8 @@ class Healthcheck(Strict):
     @property
     def deadline_s(self) -> int:
         """How long a new container may take to become healthy before the deploy fails. The docker
-        provider waits this long even for a container Docker already calls unhealthy, so this is
-        also how long a failing release takes to be detected."""
+        provider waits this long even for a container Docker already calls unhealthy (a plain
+        `pulumi up` detects a failing release only then; `deploy up` at the first unhealthy report)."""
         return self.start_period_s + self.retries * (self.interval_s + self.timeout_s) + 10
 
 
