@@ -1,6 +1,6 @@
 """Preview cost of the deployed `local` stack, with and without the policy pack.
 
-    .venv/bin/python bench/preview_cost.py [--runs 5]
+    .venv/bin/python bench/preview_cost.py [--runs 9]
 
 Runs alternate (no pack, pack, no pack, ...) so both see the same machine load; prints medians
 with min and max and the ratio of the medians. Needs `make up` first (previews the real state).
@@ -35,7 +35,7 @@ def summary(samples: list[float]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
     env = {**os.environ, **engine_environment("local")}
     plain = ["pulumi", "preview", "--stack", "local", "--non-interactive"]

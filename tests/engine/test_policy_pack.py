@@ -35,8 +35,7 @@ def misconfigure(config):
 @pytest.fixture(scope="module")
 def misconfigured(engine, tmp_path_factory) -> ProjectCopy:
     project = cloud_copy(tmp_path_factory.mktemp("misconfigured"), engine, "production", misconfigure)
-    project.patch("components/database.py", "            uploads=uploads([password_file]),",
-                  "            uploads=uploads([password_file]),\n"
+    project.patch("components/database.py", "            ports=private_ports(host.private_address, PORT),",
                   "            ports=[docker.ContainerPortArgs(internal=5432, external=15432)],")
     project.patch("components/containers.py", "        **limit_args(limits),",
                   "        **({} if component == 'cache' else limit_args(limits)),")

@@ -6,7 +6,8 @@
 // cannot start. This adapter runs that host as a child and forwards every call to it, except
 // RunPlugin for analyzers (policy packs), which it serves itself from ProgramInfo: the pack's
 // virtualenv (runtime option `virtualenv`), `python -u -m pulumi.policy <engine> .` in the pack's
-// directory, its output streamed back as the protocol asks.
+// directory, its output streamed back as the protocol asks, behind an analyzer front
+// (analyzer_front.go) that keeps the pack's start-up off the engine's critical path.
 package main
 
 import (
@@ -120,8 +121,8 @@ func (a *adapter) RunPlugin(req *pulumirpc.RunPluginRequest, server grpc.ServerS
 
 func runPolicyPack(req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse]) error {
 	dir := req.Info.ProgramDirectory
-	python, env := "python3", req.Env
-	if venv := req.Info.Options.GetFields()["virtualenv"].GetStringValue(); venv != "" {
+	python, env, venv := "python3", req.Env, ""
+	if venv = req.Info.Options.GetFields()["virtualenv"].GetStringValue(); venv != "" {
 		if !filepath.IsAbs(venv) {
 			venv = filepath.Join(req.Info.RootDirectory, venv)
 		}
@@ -135,20 +136,55 @@ func runPolicyPack(req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingS
 	if entry == "" {
 		entry = "."
 	}
-	cmd := exec.CommandContext(server.Context(), python, append(append([]string{"-u", "-m", "pulumi.policy"}, req.Args...), entry)...)
-	cmd.Dir = dir
-	cmd.Env = env
 	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
 	if err != nil {
 		return err
 	}
 	defer closer.Close()
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+
+	// The engine talks to the front (analyzer_front.go), which talks to the pack once it is up.
+	front := newAnalyzerFront(packCacheDir(dir, venv))
+	stop := make(chan bool)
+	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Init:   func(srv *grpc.Server) error { pulumirpc.RegisterAnalyzerServer(srv, front); return nil },
+		Cancel: stop,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { close(stop); <-handle.Done }()
+	if _, err := fmt.Fprintf(stdout, "%d\n", handle.Port); err != nil {
+		return err
+	}
+
+	cmd := exec.CommandContext(server.Context(), python, append(append([]string{"-u", "-m", "pulumi.policy"}, req.Args...), entry)...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stderr = stderr
+	packOut, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		front.connect("", err)
+		return fmt.Errorf("starting the policy pack with %s: %w", python, err)
+	}
+	port := make(chan string, 1)
+	copied := make(chan error, 1)
+	go func() { copied <- splitPort(packOut, stdout, port) }()
+	go func() {
+		if p, ok := <-port; ok {
+			front.connect(p, nil)
+		} else {
+			front.connect("", fmt.Errorf("it printed no port (see its output above)"))
+		}
+	}()
+	<-copied
 	code := int32(0)
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Wait(); err != nil {
 		exit, ok := err.(*exec.ExitError)
 		if !ok {
-			return fmt.Errorf("starting the policy pack with %s: %w", python, err)
+			return err
 		}
 		code = int32(exit.ExitCode())
 	}
