@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Optional
 
 import pulumi
@@ -70,42 +69,17 @@ class Platform(pulumi.ComponentResource):
         self.edge = None
         self.certificate = self._certificate(name, settings, routes, child)
 
-        # One server: names as they always were. Several: one copy per application server, rolled
-        # out server after server (see _roll_out).
-        self.services: dict[str, Service] = {}
+        self.services: dict[str, Service] = {}  # name -> its copy on the first application server
         self.proxies: list[ReverseProxy] = []
         previous_gate: list[pulumi.Resource] = []
         for index, app_host in enumerate(self.hosts.apps, start=1):
-            suffix = f"-app{index}" if self.hosts.multi_host else ""
-            on_host: dict[str, Service] = {}
-            for service_name in settings.service_order:
-                service = settings.services[service_name]
-                if service.placement == "one_app_server" and index > 1:
-                    continue
-                files, env = service_secret_files(service, self.secrets, self.database, self.cache,
-                                                  remote=self.hosts.multi_host)
-                env.update({"PREFLIGHT_ENVIRONMENT": settings.environment,
-                            "DB_POOL_SIZE": str(settings.database.pool_size)})
-                if service.port is not None:
-                    env["PORT"] = str(service.port)
-                depends = [self.database, self.cache, *previous_gate,
-                           *(on_host.get(d) or self.services[d] for d in service.depends_on)]
-                on_host[service_name] = Service(
-                    f"{name}-{service_name}{suffix}", service, service_name=service_name, host=app_host,
-                    stack=settings.stack, secret_files=files, env=env, run_migrations=index == 1,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
-                self.services.setdefault(service_name, on_host[service_name])
-            proxy = ReverseProxy(f"{name}-proxy{suffix}", settings.proxy, host=app_host, stack=settings.stack,
-                                 routes=routes, certificate=self.certificate,
-                                 depends_on=[*on_host.values(), *previous_gate], opts=child)
-            self.proxies.append(proxy)
-            if self.load_balancer is not None:
-                previous_gate = [self._roll_out(name, index, loaded, app_host, [proxy, *on_host.values()])]
+            previous_gate = self._applications(name, loaded, index, app_host, routes, previous_gate)
         self.proxy = self.proxies[0]
         if self.edge is not None:
             # Where Cloudflare sends traffic: the load balancer once every server serves, or the one server.
-            entry = self.load_balancer or SimpleNamespace(ipv4=self.host.ipv4.ip_address, ipv6=self.host.ipv6.ip_address)
-            self.edge.route_to(entry.ipv4, entry.ipv6, after=previous_gate or self.proxies)
+            ipv4, ipv6 = ((self.load_balancer.ipv4, self.load_balancer.ipv6) if self.load_balancer is not None
+                          else (self.host.ipv4.ip_address, self.host.ipv6.ip_address))
+            self.edge.route_to(ipv4, ipv6, after=previous_gate or self.proxies)
 
         base = {n: f"https://{settings.hostname(s.route)}{settings.proxy.public_port_suffix}"
                 for n, s in sorted(settings.services.items()) if s.route is not None}
@@ -113,6 +87,38 @@ class Platform(pulumi.ComponentResource):
         # What the proxy checks upstream is also what a person or a deploy gate checks from outside.
         self.health_urls = {n: base[n] + settings.services[n].route.health_path for n in base}
         self.register_outputs({"urls": self.urls})
+
+    def _applications(self, name: str, loaded: LoadedSettings, index: int, app_host, routes: list[ProxyRoute],
+                      previous_gate: list[pulumi.Resource]) -> list[pulumi.Resource]:
+        """The services and the proxy on application server `index` (one server: names as they always
+        were; several: one copy per server, started after the previous server's gate). Returns the
+        gate the next server waits for (none on one server)."""
+        settings = loaded.settings
+        suffix = f"-app{index}" if self.hosts.multi_host else ""
+        on_host: dict[str, Service] = {}
+        for service_name in settings.service_order:
+            service = settings.services[service_name]
+            if service.placement == "one_app_server" and index > 1:
+                continue
+            files, env = service_secret_files(service, self.secrets, self.database, self.cache,
+                                              remote=self.hosts.multi_host)
+            env.update({"PREFLIGHT_ENVIRONMENT": settings.environment, "DB_POOL_SIZE": str(settings.database.pool_size)})
+            if service.port is not None:
+                env["PORT"] = str(service.port)
+            depends = [self.database, self.cache, *previous_gate,
+                       *(on_host.get(d) or self.services[d] for d in service.depends_on)]
+            on_host[service_name] = Service(
+                f"{name}-{service_name}{suffix}", service, service_name=service_name, host=app_host,
+                stack=settings.stack, secret_files=files, env=env, run_migrations=index == 1,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
+            self.services.setdefault(service_name, on_host[service_name])
+        proxy = ReverseProxy(f"{name}-proxy{suffix}", settings.proxy, host=app_host, stack=settings.stack,
+                             routes=routes, certificate=self.certificate,
+                             depends_on=[*on_host.values(), *previous_gate], opts=pulumi.ResourceOptions(parent=self))
+        self.proxies.append(proxy)
+        if self.load_balancer is None:
+            return []
+        return [self._roll_out(name, index, loaded, app_host, [proxy, *on_host.values()])]
 
     def _load_balancer(self, name: str, settings: StackSettings, routes: list[ProxyRoute],
                        child: pulumi.ResourceOptions):
