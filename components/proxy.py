@@ -51,10 +51,13 @@ def render_caddyfile(settings: ProxySettings, routes: Sequence[ProxyRoute], *,
     test run the same config unprivileged); the redirect targets the published HTTPS port."""
     listen = [f"\thttp_port {listen_ports[0]}", f"\thttps_port {listen_ports[1]}"] if listen_ports else []
     header_lines = [f'\t\t{name} "{value}"' for name, value in security_headers(settings).items()]
+    # A client without SNI (Hetzner's load-balancer health check over TLS) gets the first site's certificate.
+    default_sni = [f"\tdefault_sni {min(r.hostname for r in routes)}"] if routes else []
     lines = [
         "{",
         "\tadmin 127.0.0.1:2019",
         "\tauto_https off",  # certificates are ours; the redirect below is explicit
+        *default_sni,
         *listen,
         "}",
         "",

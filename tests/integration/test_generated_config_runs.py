@@ -8,6 +8,8 @@ This proves the generated configuration and the app; it does not replace the eng
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import subprocess
 
 import pytest
@@ -97,6 +99,19 @@ def test_plain_http_is_redirected_to_https(stack):
     assert headers["location"] == f"https://{stack['hostname']}:{stack['https_port']}/health?x=1"
 
 
+def test_a_client_without_sni_gets_the_site_and_its_health_answer(stack):
+    """What Hetzner's load balancer does when it checks a server over TLS: connect by address, send
+    the hostname only in the Host header."""
+    context = ssl.create_default_context(cafile=str(stack["cert"]))
+    context.check_hostname = False  # no server_hostname: no SNI; the certificate is still verified
+    with socket.create_connection(("127.0.0.1", stack["https_port"]), timeout=10) as raw, \
+            context.wrap_socket(raw) as tls:
+        tls.sendall(f"GET /health HTTP/1.1\r\nHost: {stack['hostname']}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := tls.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
 def test_redis_requires_the_password(stack):
     port, password = str(stack["redis_port"]), stack["redis_password"]
     anonymous = subprocess.run(["redis-cli", "-p", port, "ping"], capture_output=True, text=True)
@@ -112,3 +127,4 @@ def test_health_fails_when_the_cache_is_down(stack):
     status, _, body = get(stack, "/health")
     assert status == 503
     assert json.loads(body) == {"database": "up", "cache": "down"}
+
