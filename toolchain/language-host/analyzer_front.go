@@ -136,36 +136,38 @@ func (f *analyzerFront) Handshake(context.Context, *pulumirpc.AnalyzerHandshakeR
 	return nil, status.Error(codes.Unimplemented, "Handshake is not implemented by pulumi_policy")
 }
 
-func (f *analyzerFront) GetPluginInfo(ctx context.Context, req *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
-	cached := &pulumirpc.PluginInfo{}
-	if f.readCache("plugin-info", cached) {
+// cachedOrAsked: the pack's earlier answer from the cache, else its answer now (then cached).
+func cachedOrAsked[T proto.Message](ctx context.Context, f *analyzerFront, name string, cached T,
+	ask func(pulumirpc.AnalyzerClient) (T, error)) (T, error) {
+	if f.readCache(name, cached) {
 		return cached, nil
 	}
 	pack, err := f.backend(ctx)
 	if err != nil {
-		return nil, err
+		var none T
+		return none, err
 	}
-	info, err := pack.GetPluginInfo(ctx, req)
+	answer, err := ask(pack)
 	if err == nil {
-		f.writeCache("plugin-info", info)
+		f.writeCache(name, answer)
 	}
-	return info, err
+	return answer, err
+}
+
+func (f *analyzerFront) GetPluginInfo(ctx context.Context, req *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
+	return cachedOrAsked(ctx, f, "plugin-info", &pulumirpc.PluginInfo{},
+		func(pack pulumirpc.AnalyzerClient) (*pulumirpc.PluginInfo, error) {
+			return pack.GetPluginInfo(ctx, req)
+		})
 }
 
 func (f *analyzerFront) GetAnalyzerInfo(ctx context.Context, req *emptypb.Empty) (*pulumirpc.AnalyzerInfo, error) {
-	cached := &pulumirpc.AnalyzerInfo{}
-	if f.readCache("analyzer-info", cached) {
-		f.remember(cached)
-		return cached, nil
-	}
-	pack, err := f.backend(ctx)
-	if err != nil {
-		return nil, err
-	}
-	info, err := pack.GetAnalyzerInfo(ctx, req)
+	info, err := cachedOrAsked(ctx, f, "analyzer-info", &pulumirpc.AnalyzerInfo{},
+		func(pack pulumirpc.AnalyzerClient) (*pulumirpc.AnalyzerInfo, error) {
+			return pack.GetAnalyzerInfo(ctx, req)
+		})
 	if err == nil {
 		f.remember(info)
-		f.writeCache("analyzer-info", info)
 	}
 	return info, err
 }
