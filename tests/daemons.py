@@ -19,7 +19,8 @@ from typing import Callable
 from tests.stack_config import ROOT
 
 REQUIRED_BINARIES = {"caddy": "caddy", "redis-server": "redis-server", "redis-cli": "redis-tools",
-                     "openssl": "openssl", "curl": "curl", "runuser": "util-linux"}
+                     "openssl": "openssl", "curl": "curl", "runuser": "util-linux", "unshare": "util-linux",
+                     "iptables": "iptables"}
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
