@@ -28,6 +28,9 @@ class Host(pulumi.ComponentResource):
     # for the other servers, and the Docker network that publishes them.
     private_address: Optional[str] = None
     private_network: Optional[docker.Network] = None
+    # Hosts that share one Docker engine (the local rehearsal of several servers) publish the
+    # proxy's ports shifted by this much.
+    port_offset: int = 0
 
     def child_opts(self, parent: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
         """Options for a resource that lives on this host."""
@@ -57,6 +60,21 @@ class LocalDockerHost(Host):
                                "edge_network": self.edge_network.name})
 
 
+class LocalAppHost(Host):
+    """Application server k of the local rehearsal: the local engine and internal network, an edge
+    network of its own (its proxy reaches its own services only), the proxy's ports + k-1."""
+
+    def __init__(self, name: str, engine: LocalDockerHost, index: int, stack: str,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("preflight:host:LocalApp", name, None, opts)
+        self.docker_host, self.provider, self.port_offset = engine.docker_host, engine.provider, index - 1
+        self.internal_network = engine.internal_network
+        self.edge_network = docker.Network(f"{name}-edge", labels=[docker.NetworkLabelArgs(label="preflight.stack",
+                                                                                           value=stack)],
+                                           opts=pulumi.ResourceOptions(parent=self, provider=self.provider))
+        self.register_outputs({"edge_network": self.edge_network.name})
+
+
 def data_networks(host: Host) -> dict[str, pulumi.Input[str]]:
     """Where Postgres and Redis attach: the internal network, and on cloud hosts the private one
     that publishes them to the other servers."""
@@ -83,7 +101,10 @@ def create_hosts(name: str, settings: StackSettings, opts: Optional[pulumi.Resou
     """The hosts `settings.host` names; everything else only sees `Host`."""
     if isinstance(settings.host, LocalHost):
         local = LocalDockerHost(name, settings.host, settings.stack, opts)
-        return Hosts(local, [local])
+        if settings.host.app_servers == 1:
+            return Hosts(local, [local])
+        return Hosts(local, [LocalAppHost(f"{name}-app{index}", local, index, settings.stack, opts)
+                             for index in range(1, settings.host.app_servers + 1)])
     from .hetzner import HetznerAppServer, HetznerDockerHost  # imports Host from here
 
     first = HetznerDockerHost(name, settings.host, settings.stack, production=settings.protect_data, opts=opts)

@@ -116,17 +116,18 @@ class Platform(pulumi.ComponentResource):
                              routes=routes, certificate=self.certificate,
                              depends_on=[*on_host.values(), *previous_gate], opts=pulumi.ResourceOptions(parent=self))
         self.proxies.append(proxy)
-        if self.load_balancer is None:
+        if not self.hosts.multi_host:
             return []
+        if self.load_balancer is None:  # the local rehearsal: Docker's healthchecks are the gate
+            return [proxy, *on_host.values()]
         return [self._roll_out(name, index, loaded, app_host, [proxy, *on_host.values()])]
 
     def _load_balancer(self, name: str, settings: StackSettings, routes: list[ProxyRoute],
                        child: pulumi.ResourceOptions):
-        if not self.hosts.multi_host:
+        if not self.hosts.multi_host or not isinstance(settings.host, HetznerHost):
             return None
         from .load_balancer import AppLoadBalancer, HealthRoute  # imports pulumi_hcloud: cloud stacks only
 
-        assert isinstance(settings.host, HetznerHost)
         first = routes[0] if routes else None
         route = HealthRoute(first.hostname, first.health_path) if first else HealthRoute(settings.domain, "/")
         return AppLoadBalancer(f"{name}-lb", settings.host, network=self.host.network, subnet=self.host.app_subnet,

@@ -105,8 +105,10 @@ class ReverseProxy(pulumi.ComponentResource):
                             healthcheck=settings.healthcheck,
                             command=["caddy", "run", "--config", CONFIG_FILE, "--adapter", "caddyfile"]),
             uploads=uploads(files),
-            ports=[docker.ContainerPortArgs(internal=80, external=settings.http_port, ip=settings.bind_address),
-                   docker.ContainerPortArgs(internal=443, external=settings.https_port, ip=settings.bind_address)],
+            ports=[docker.ContainerPortArgs(internal=80, external=settings.http_port + host.port_offset,
+                                            ip=settings.bind_address),
+                   docker.ContainerPortArgs(internal=443, external=settings.https_port + host.port_offset,
+                                            ip=settings.bind_address)],
             networks_advanced=networks({"edge": host.edge_network.name}, alias="proxy"),
             # A published host port can be bound by one container at a time: the old proxy must go
             # first. Config changes therefore cost a few seconds of proxy downtime.

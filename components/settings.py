@@ -54,6 +54,9 @@ class Healthcheck(Strict):
 class LocalHost(Strict):
     kind: Literal["local"]
     docker_host: str = "unix:///var/run/docker.sock"
+    app_servers: int = Field(1, ge=1, le=5, description="a rehearsal of several application servers on this one "
+                             "engine: N copies of the proxy and services, copy k publishing on the proxy's ports + k-1, "
+                             "released one after another")
 
 
 HostSettings = Annotated[Union[LocalHost, HetznerHost], Field(discriminator="kind")]

@@ -249,3 +249,22 @@ def test_a_new_release_on_a_server_reruns_its_gate():
     assert not same.changes
     released = _TargetHealthy().diff("id", gate_props(), {**gate_props(), "release": "c,b"})
     assert released.changes and not released.replaces
+
+
+def test_the_local_rehearsal_runs_one_copy_per_server_on_shifted_ports_one_after_another():
+    raw = copy.deepcopy(stack_config("local"))
+    raw["host"]["app_servers"] = 3
+    built = build_stack("local", raw)
+    proxies = sorted(c.name for c in built.containers if c.name.startswith("preflight-proxy"))
+    assert proxies == ["preflight-proxy-app1", "preflight-proxy-app2", "preflight-proxy-app3"]
+    assert [sorted(p["external"] for p in built.container(name).inputs["ports"]) for name in proxies] == \
+        [[8080, 8443], [8081, 8444], [8082, 8445]]
+    # Each copy's proxy reaches its own services only: an edge network per copy.
+    edges = {built.container(f"preflight-api-app{i}").inputs["networksAdvanced"][0]["name"] for i in (1, 2, 3)}
+    assert len(edges) == 3
+    # No load balancer here: the previous copy's containers, healthy in Docker, are the gate.
+    for index in (2, 3):
+        component = built.mocks.named(f"preflight-api-app{index}", "preflight:index:Service")
+        assert {f"preflight-proxy-app{index - 1}", f"preflight-api-app{index - 1}"} <= set(component.depends_on)
+    assert not built.mocks.of_type("hcloud:index/loadBalancer:LoadBalancer")
+    assert built.platform.health_urls == {"api": "https://api.preflight.localhost:8443/health"}
