@@ -18,7 +18,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
 
 from .cloud_init import render_user_data
 from .cloud_settings import HetznerHost
-from .host import Host
+from .host import Host, network_labels
 
 CLOUD_INIT_DEADLINE_S = 900
 # A Docker network whose containers have no route out; Postgres and Redis publish their ports on
@@ -135,7 +135,7 @@ class HetznerDockerHost(_HetznerServerHost):
         self.private_address = settings.private_ip
         self._connect(name, settings, self.ipv4.ip_address, stack)
         self.private_network = docker.Network(
-            f"{name}-private", labels=[docker.NetworkLabelArgs(label="preflight.stack", value=stack)],
+            f"{name}-private", labels=network_labels(stack),
             options={NO_MASQUERADE: "false"}, opts=pulumi.ResourceOptions(parent=self, provider=self.provider))
         self.register_outputs({"server": self.server.name, "ipv4": self.ipv4.ip_address,
                                "ipv6": self.ipv6.ip_address})

@@ -16,6 +16,10 @@ import pulumi_docker as docker
 from .settings import LocalHost, StackSettings
 
 
+def network_labels(stack: str) -> list[docker.NetworkLabelArgs]:
+    return [docker.NetworkLabelArgs(label="preflight.stack", value=stack)]
+
+
 class Host(pulumi.ComponentResource):
     """A Docker engine plus two networks: `internal` (no route out; data services live here
     only) and `edge` (the proxy and the services it routes to)."""
@@ -44,7 +48,7 @@ class Host(pulumi.ComponentResource):
 
     def _networks(self, name: str, stack: str) -> None:
         opts = pulumi.ResourceOptions(parent=self, provider=self.provider)
-        labels = [docker.NetworkLabelArgs(label="preflight.stack", value=stack)]
+        labels = network_labels(stack)
         self.internal_network = docker.Network(f"{name}-internal", internal=True, labels=labels, opts=opts)
         self.edge_network = docker.Network(f"{name}-edge", labels=labels, opts=opts)
 
@@ -69,8 +73,7 @@ class LocalAppHost(Host):
         super().__init__("preflight:host:LocalApp", name, None, opts)
         self.docker_host, self.provider, self.port_offset = engine.docker_host, engine.provider, index - 1
         self.internal_network = engine.internal_network
-        self.edge_network = docker.Network(f"{name}-edge", labels=[docker.NetworkLabelArgs(label="preflight.stack",
-                                                                                           value=stack)],
+        self.edge_network = docker.Network(f"{name}-edge", labels=network_labels(stack),
                                            opts=pulumi.ResourceOptions(parent=self, provider=self.provider))
         self.register_outputs({"edge_network": self.edge_network.name})
 
