@@ -69,7 +69,8 @@ def firewall_rules(settings: HetznerHost) -> list[hcloud.FirewallRuleArgs]:
     ]
 
 
-def _int(output: pulumi.Output[str]) -> pulumi.Output[int]:
+def hcloud_id(output: pulumi.Output[str]) -> pulumi.Output[int]:
+    """A Hetzner resource's id as the number other hcloud resources take."""
     return output.apply(int)
 
 
@@ -107,11 +108,13 @@ class HetznerDockerHost(_HetznerServerHost):
                                         opts=child)
         self.network = hcloud.Network(f"{name}-network", name=settings.network_name, ip_range=settings.ip_range,
                                       labels=self.labels, opts=child)
-        subnet = hcloud.NetworkSubnet(f"{name}-subnet", network_id=_int(self.network.id), type="cloud",
+        subnet = hcloud.NetworkSubnet(f"{name}-subnet", network_id=hcloud_id(self.network.id), type="cloud",
                                       network_zone=settings.network_zone, ip_range=settings.subnet, opts=child)
-        self.app_subnet = hcloud.NetworkSubnet(
-            f"{name}-app-subnet", network_id=_int(self.network.id), type="cloud", network_zone=settings.network_zone,
-            ip_range=settings.app_subnet, opts=child) if settings.multi_host else None
+        self.app_subnet = None
+        if settings.multi_host:
+            self.app_subnet = hcloud.NetworkSubnet(
+                f"{name}-app-subnet", network_id=hcloud_id(self.network.id), type="cloud",
+                network_zone=settings.network_zone, ip_range=settings.app_subnet, opts=child)
         # Primary IPs outlive the server, so DNS stays valid across a rebuild.
         self.ipv4, self.ipv6 = (
             hcloud.PrimaryIp(f"{name}-{kind}", type=kind, location=settings.location,
@@ -123,15 +126,16 @@ class HetznerDockerHost(_HetznerServerHost):
             f"{name}-server", name=settings.server_name, server_type=settings.server_type, image=settings.image,
             location=settings.location, backups=settings.backups, delete_protection=production,
             rebuild_protection=production, labels=labels, ssh_keys=[k.id for k in self.ssh_keys],
-            firewall_ids=[_int(self.firewall.id)], user_data=render_user_data(settings),
-            public_nets=[hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv4=_int(self.ipv4.id),
-                                                    ipv6_enabled=True, ipv6=_int(self.ipv6.id))],
-            networks=[hcloud.ServerNetworkArgs(network_id=_int(self.network.id), ip=settings.private_ip)],
+            firewall_ids=[hcloud_id(self.firewall.id)], user_data=render_user_data(settings),
+            public_nets=[hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv4=hcloud_id(self.ipv4.id),
+                                                    ipv6_enabled=True, ipv6=hcloud_id(self.ipv6.id))],
+            networks=[hcloud.ServerNetworkArgs(network_id=hcloud_id(self.network.id), ip=settings.private_ip)],
             # The primary IPs and the volume belong to one server at a time: the old one goes first.
             opts=pulumi.ResourceOptions(parent=self, protect=production, depends_on=[subnet], delete_before_replace=True),
         )
-        hcloud.VolumeAttachment(f"{name}-data", volume_id=_int(self.volume.id), server_id=_int(self.server.id),
-                                automount=False, opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
+        hcloud.VolumeAttachment(f"{name}-data", volume_id=hcloud_id(self.volume.id),
+                                server_id=hcloud_id(self.server.id), automount=False,
+                                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
         self.private_address = settings.private_ip
         self._connect(name, settings, self.ipv4.ip_address, stack)
         self.private_network = docker.Network(
@@ -155,10 +159,10 @@ class HetznerAppServer(_HetznerServerHost):
             f"{name}-server", name=settings.app_server_name(index),
             server_type=settings.app_server_type or settings.server_type, image=settings.image,
             location=settings.location, labels={**first.labels, "preflight-role": "app"},
-            ssh_keys=[k.id for k in first.ssh_keys], firewall_ids=[_int(first.firewall.id)],
+            ssh_keys=[k.id for k in first.ssh_keys], firewall_ids=[hcloud_id(first.firewall.id)],
             user_data=render_user_data(settings, data=False),
             public_nets=[hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv6_enabled=True)],
-            networks=[hcloud.ServerNetworkArgs(network_id=_int(first.network.id), ip=self.private_address)],
+            networks=[hcloud.ServerNetworkArgs(network_id=hcloud_id(first.network.id), ip=self.private_address)],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[first.app_subnet]),
         )
         self._connect(name, settings, self.server.ipv4_address, stack)

@@ -18,6 +18,7 @@ import pulumi_hcloud as hcloud
 from pulumi.dynamic import DiffResult, ResourceProvider, UpdateResult, CreateResult
 
 from .cloud_settings import HetznerHost
+from .hetzner import hcloud_id
 
 PORTS = (443, 80)
 
@@ -39,10 +40,6 @@ def health_check(settings: HetznerHost, port: int, route: HealthRoute) -> hcloud
             domain=route.hostname, path=route.path, tls=port == 443, status_codes=["2??"] if port == 443 else ["3??"]))
 
 
-def _int(output: pulumi.Output[str]) -> pulumi.Output[int]:
-    return output.apply(int)
-
-
 class AppLoadBalancer(pulumi.ComponentResource):
     def __init__(self, name: str, settings: HetznerHost, *, network: hcloud.Network, subnet: hcloud.NetworkSubnet,
                  servers: Sequence[hcloud.Server], route: HealthRoute, labels: dict[str, str], production: bool,
@@ -53,9 +50,9 @@ class AppLoadBalancer(pulumi.ComponentResource):
             name, load_balancer_type=settings.load_balancer.type, location=settings.location,
             algorithm=hcloud.LoadBalancerAlgorithmArgs(type=settings.load_balancer.algorithm),
             delete_protection=production, labels=labels, opts=pulumi.ResourceOptions(parent=self, protect=production))
-        lb_id = _int(self.load_balancer.id)
+        lb_id = hcloud_id(self.load_balancer.id)
         attached = hcloud.LoadBalancerNetwork(
-            f"{name}-network", load_balancer_id=lb_id, network_id=_int(network.id), ip=settings.load_balancer_ip,
+            f"{name}-network", load_balancer_id=lb_id, network_id=hcloud_id(network.id), ip=settings.load_balancer_ip,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[subnet]))
         self.services = [hcloud.LoadBalancerService(
             f"{name}-{port}", load_balancer_id=self.load_balancer.id, protocol="tcp", listen_port=port,
@@ -63,7 +60,7 @@ class AppLoadBalancer(pulumi.ComponentResource):
             for port in PORTS]
         # Targets by server id (not by label): the rollout gate waits for one server at a time.
         self.targets = [hcloud.LoadBalancerTarget(
-            f"{name}-target-{index}", load_balancer_id=lb_id, type="server", server_id=_int(server.id),
+            f"{name}-target-{index}", load_balancer_id=lb_id, type="server", server_id=hcloud_id(server.id),
             use_private_ip=True, opts=pulumi.ResourceOptions(parent=self, depends_on=[attached]))
             for index, server in enumerate(servers, start=1)]
         self.ipv4, self.ipv6 = self.load_balancer.ipv4, self.load_balancer.ipv6
