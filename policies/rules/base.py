@@ -197,3 +197,15 @@ def long_running(check: ResourceCheck) -> ResourceCheck:
 
 def of_type(resources: Sequence[PolicyResource], *types: str) -> list[PolicyResource]:
     return [r for r in resources if r.resource_type in types]
+
+
+def referrers(resources: Sequence[PolicyResource], prop: Optional[str] = None) -> dict[str, list[PolicyResource]]:
+    """URN -> the resources among `resources` that name it in property `prop` (any property when
+    None): a resource that takes another's id or name depends on it through that property."""
+    by_urn: dict[str, list[PolicyResource]] = {}
+    for resource in resources:
+        for name, deps in resource.property_dependencies.items():
+            if prop is None or name == prop:
+                for dep in deps:
+                    by_urn.setdefault(dep.urn, []).append(resource)
+    return by_urn

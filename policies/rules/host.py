@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from pulumi_policy import PolicyResource, Severity
 
-from .base import of_type, rule_maker
+from .base import of_type, referrers, rule_maker
 from .data import HCLOUD_PRIMARY_IP, HCLOUD_SERVER, HCLOUD_VOLUME, is_app_server
 
 FIREWALL = "hcloud:index/firewall:Firewall"
@@ -88,8 +88,7 @@ def stable_address(props: Mapping[str, Any]) -> Iterator[str]:
 
 def every_server_has_firewall(resources: Sequence[PolicyResource]):
     firewalls = of_type(resources, FIREWALL, FIREWALL_ATTACHMENT)
-    # A firewall (or attachment) that names a server in applyTos/serverIds depends on it.
-    covered = {dep.urn for fw in firewalls for deps in fw.property_dependencies.values() for dep in deps}
+    covered = referrers(firewalls)  # a firewall (or attachment) naming a server in applyTos/serverIds
     firewall_urns = {fw.urn for fw in firewalls}
     for server in of_type(resources, HCLOUD_SERVER):
         if server.urn in covered or {d.urn for d in server.property_dependencies.get("firewallIds", [])} & firewall_urns:

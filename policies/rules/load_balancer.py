@@ -7,7 +7,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from pulumi_policy import PolicyResource, Severity
 
-from .base import of_type, rule_maker
+from .base import of_type, referrers, rule_maker
 
 LOAD_BALANCER = "hcloud:index/loadBalancer:LoadBalancer"
 LB_SERVICE = "hcloud:index/loadBalancerService:LoadBalancerService"
@@ -41,16 +41,9 @@ def https_only(props: Mapping[str, Any]) -> Iterator[str]:
 
 
 def attached_and_listening(resources: Sequence[PolicyResource]):
-    """Every load balancer sits in a private network and answers on 443. A network attachment or
-    service that names a load balancer (loadBalancerId) depends on it."""
-    def users(typ: str) -> dict[str, list[PolicyResource]]:
-        by_lb: dict[str, list[PolicyResource]] = {}
-        for resource in of_type(resources, typ):
-            for dep in resource.property_dependencies.get("loadBalancerId", []):
-                by_lb.setdefault(dep.urn, []).append(resource)
-        return by_lb
-
-    networks, services = users(LB_NETWORK), users(LB_SERVICE)
+    """Every load balancer sits in a private network and answers on 443."""
+    networks = referrers(of_type(resources, LB_NETWORK), "loadBalancerId")
+    services = referrers(of_type(resources, LB_SERVICE), "loadBalancerId")
     for lb in of_type(resources, LOAD_BALANCER):
         if lb.urn not in networks:
             yield (f"attach {lb.name} to the private network (hcloud.LoadBalancerNetwork), so it reaches the servers "
