@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,6 +23,36 @@ from scripts.policy import pack_arguments
 from tests.stack_config import CLOUD_SECRETS, ROOT
 
 PROGRAM = ["Pulumi.yaml", "__main__.py", "components"]
+
+
+LOCAL_API_HOST = "api.preflight.localhost"
+
+
+def curl_local(port: int, certificate: Path | str, path: str, *, scheme: str = "https",
+               extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """curl through a local stack's proxy on `port`, trusting its certificate."""
+    return subprocess.run(["curl", "-sS", "--max-time", "10", "--resolve", f"{LOCAL_API_HOST}:{port}:127.0.0.1",
+                           "--cacert", str(certificate), *extra, f"{scheme}://{LOCAL_API_HOST}:{port}{path}"],
+                          capture_output=True, text=True)
+
+
+class Traffic(threading.Thread):
+    """`probe` (one request, its HTTP status) every 50 ms until stopped: what users would see."""
+
+    def __init__(self, probe: Callable[[], int]):
+        super().__init__(daemon=True)
+        self.probe, self.stopping = probe, threading.Event()
+        self.codes: list[int] = []
+
+    def run(self):
+        while not self.stopping.is_set():
+            self.codes.append(self.probe())
+            self.stopping.wait(0.05)
+
+    def stop(self) -> list[int]:
+        self.stopping.set()
+        self.join(timeout=30)
+        return self.codes
 
 
 def free_port() -> int:

@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
-from tests.engine.conftest import ProjectCopy
+from tests.engine.conftest import ProjectCopy, Traffic, curl_local
 
 APP_IMAGE = "preflight-sample-app:0.1.0"
 ROLLING_IMAGE = "preflight-sample-app:engine-test-rolling"
@@ -35,30 +34,7 @@ def free_port_pair() -> int:
 
 
 def health(port: int, certificate: str) -> int:
-    host = "api.preflight.localhost"
-    result = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "--resolve",
-                             f"{host}:{port}:127.0.0.1", "--cacert", certificate, f"https://{host}:{port}/health"],
-                            capture_output=True, text=True)
-    return int(result.stdout or 0)
-
-
-class Traffic(threading.Thread):
-    """GET /health through each copy's proxy, one request at a time each, until stopped."""
-
-    def __init__(self, ports: list[int], certificate: str):
-        super().__init__(daemon=True)
-        self.ports, self.certificate, self.codes = ports, certificate, {p: [] for p in ports}
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.is_set():
-            for port in self.ports:
-                self.codes[port].append(health(port, self.certificate))
-
-    def stop(self) -> dict[int, list[int]]:
-        self.stopped.set()
-        self.join(timeout=30)
-        return self.codes
+    return int(curl_local(port, certificate, "/health", extra=("-o", "/dev/null", "-w", "%{http_code}")).stdout or 0)
 
 
 @pytest.fixture(scope="module")
@@ -98,11 +74,12 @@ def test_a_release_replaces_one_copy_after_the_other_while_both_keep_serving(two
                    text=True, check=True, capture_output=True)
     project.config["preflight:services"]["api"]["image"] = ROLLING_IMAGE
     project.write_config()
-    traffic = Traffic(ports, certificate)
+    traffic = {port: Traffic(lambda port=port: health(port, certificate)) for port in ports}
     started = time.time()
-    traffic.start()
+    for copy in traffic.values():
+        copy.start()
     project.stack.up(color="never")
-    codes = traffic.stop()
+    codes = {port: copy.stop() for port, copy in traffic.items()}
     finished = time.time()
 
     for port, seen in codes.items():

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pytest
 from pulumi import automation as auto
 
 from deploy import backups
-from tests.engine.conftest import ProjectCopy, free_port
+from tests.engine.conftest import ProjectCopy, Traffic, curl_local, free_port
 from tests.stack_config import ROOT
 
 APP_IMAGE = "preflight-sample-app:0.1.0"
@@ -52,10 +50,7 @@ class Deployed:
 
     def curl(self, path: str, *, scheme: str = "https", extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
         port = self.https_port if scheme == "https" else self.http_port
-        host = "api.preflight.localhost"
-        return subprocess.run(["curl", "-sS", "--max-time", "10", "--resolve", f"{host}:{port}:127.0.0.1",
-                               "--cacert", str(self.certificate), *extra, f"{scheme}://{host}:{port}{path}"],
-                              capture_output=True, text=True)
+        return curl_local(port, self.certificate, path, scheme=scheme, extra=extra)
 
     def health(self) -> tuple[int, str]:
         result = self.curl("/health", extra=("-w", "\n%{http_code}"))
@@ -173,25 +168,6 @@ def replaced_by_preview(project: ProjectCopy) -> set[str]:
                                                                              auto.OpType.CREATE_REPLACEMENT)}
 
 
-class Traffic(threading.Thread):
-    """Health requests through the proxy every 50 ms until stopped: what users would see."""
-
-    def __init__(self, deployed: Deployed):
-        super().__init__(daemon=True)
-        self.deployed, self.stopping = deployed, threading.Event()
-        self.codes: list[int] = []
-
-    def run(self):
-        while not self.stopping.is_set():
-            self.codes.append(self.deployed.health()[0])
-            time.sleep(0.05)
-
-    def stop(self) -> list[int]:
-        self.stopping.set()
-        self.join(timeout=30)
-        return self.codes
-
-
 def test_a_new_app_image_replaces_only_the_app_containers_while_requests_keep_succeeding(deployed):
     # A new image of the same app (its own id), as a release would bring.
     subprocess.run(["docker", "build", "-q", "-t", RELEASE_IMAGE, "-"], input=f"FROM {APP_IMAGE}\nLABEL release=2\n",
@@ -203,7 +179,7 @@ def test_a_new_app_image_replaces_only_the_app_containers_while_requests_keep_su
     replaced = replaced_by_preview(deployed.project)
     assert {name for name in replaced if name in before} == {"preflight-api", "preflight-api-migrate"}
 
-    traffic = Traffic(deployed)
+    traffic = Traffic(lambda: deployed.health()[0])
     traffic.start()
     deployed.up()
     codes = traffic.stop()
@@ -328,7 +304,7 @@ def test_deploy_up_records_releases_and_a_failing_release_is_rolled_back(deploye
 
     api["image"] = BROKEN_IMAGE
     deployed.project.write_config()
-    traffic = Traffic(deployed)
+    traffic = Traffic(lambda: deployed.health()[0])
     traffic.start()
     result = deployed.deploy("up", "local")
     codes = traffic.stop()
