@@ -30,6 +30,8 @@ class BackupError(RuntimeError):
 
 @dataclass
 class Docker:
+    """The docker CLI against one engine (its DOCKER_HOST); `check` failures raise BackupError."""
+
     host: str
 
     def run(self, *args: str, input: Optional[str | bytes] = None, check: bool = True) -> subprocess.CompletedProcess:

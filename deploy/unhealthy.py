@@ -11,10 +11,11 @@ before, removed only after success) keeps serving, and `deploy up` rolls back.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 from typing import Callable, Iterable
+
+from .backups import Docker
 
 
 class UnhealthyWatch:
@@ -25,21 +26,17 @@ class UnhealthyWatch:
         self._processes: list[subprocess.Popen] = []
         self._threads: list[threading.Thread] = []
 
-    def _docker(self, host: str, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["docker", *args], env={**os.environ, "DOCKER_HOST": host}, capture_output=True,
-                              text=True, timeout=60)
-
     def __enter__(self) -> "UnhealthyWatch":
         label = f"label=preflight.stack={self.stack}"
         for host in self.hosts:
-            listed = self._docker(host, "ps", "-aq", "--no-trunc", "--filter", label)
+            listed = Docker(host).run("ps", "-aq", "--no-trunc", "--filter", label, check=False)
             if listed.returncode != 0:
                 self.report(f"not watching {host} for unhealthy containers: {listed.stderr.strip()}")
                 continue
             existing = set(listed.stdout.split())
             events = subprocess.Popen(
-                ["docker", "events", "--filter", "type=container", "--filter", label, "--format", "{{json .}}"],
-                env={**os.environ, "DOCKER_HOST": host}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                ["docker", "--host", host, "events", "--filter", "type=container", "--filter", label, "--format",
+                 "{{json .}}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             self._processes.append(events)
             thread = threading.Thread(target=self._follow, args=(host, events, existing), daemon=True)
             thread.start()
@@ -58,17 +55,18 @@ class UnhealthyWatch:
                 self._remove(host, container, event.get("Actor", {}).get("Attributes", {}).get("name", container[:12]))
 
     def _remove(self, host: str, container: str, name: str) -> None:
-        health = self._docker(host, "inspect", "--format", "{{json .State.Health}}", container)
+        docker = Docker(host)
+        health = docker.run("inspect", "--format", "{{json .State.Health}}", container, check=False)
         try:
             last_check = (json.loads(health.stdout).get("Log") or [{}])[-1].get("Output", "").strip()
         except (json.JSONDecodeError, AttributeError):
             last_check = ""
-        logs = self._docker(host, "logs", "--tail", "5", container)
+        logs = docker.run("logs", "--tail", "5", container, check=False)
         self.report(f"new container {name} is unhealthy (last check: {last_check or 'no output'}); removing it so "
                     f"the update fails now, not at its healthcheck deadline")
         for line in (logs.stdout + logs.stderr).strip().splitlines()[-5:]:
             self.report(f"  {name}: {line}")
-        self._docker(host, "rm", "-f", container)
+        docker.run("rm", "-f", container, check=False)
         self.removed.append(name)
 
     def __exit__(self, *_exc) -> None:
