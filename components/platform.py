@@ -15,6 +15,7 @@ from .containers import secret_path
 from .database import Database
 from .host import create_hosts
 from .proxy import ProxyRoute, ReverseProxy, TlsCertificate
+from .proxy_sites import upstream_marker
 from .secrets import Secrets
 from .service import Service
 from .settings import GeneratedSecret, LoadedSettings, ServiceSettings, StackSettings
@@ -62,7 +63,8 @@ class Platform(pulumi.ComponentResource):
                              data_volumes={"/redis": self.cache.volume.name} if settings.cache.holds_data else {},
                              opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database]))
 
-        routes = [ProxyRoute(settings.hostname(s.route), s.route.path, f"{n}:{s.port}", s.route.health_path)
+        # Upstreams are filled in per application server, with the names of its current containers.
+        routes = [ProxyRoute(settings.hostname(s.route), s.route.path, upstream_marker(n), s.route.health_path)
                   for n, s in sorted(settings.services.items()) if s.route is not None]
         self.hostnames = sorted({r.hostname for r in routes})
         self.load_balancer = self._load_balancer(name, settings, routes, child)
@@ -112,15 +114,17 @@ class Platform(pulumi.ComponentResource):
                 stack=settings.stack, secret_files=files, env=env, run_migrations=index == 1,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
             self.services.setdefault(service_name, on_host[service_name])
+        upstreams = {n: on_host[n].upstream for n, s in settings.services.items() if s.route is not None}
         proxy = ReverseProxy(f"{name}-proxy{suffix}", settings.proxy, host=app_host, stack=settings.stack,
-                             routes=routes, certificate=self.certificate,
-                             depends_on=[*on_host.values(), *previous_gate], opts=pulumi.ResourceOptions(parent=self))
+                             routes=routes, upstreams=upstreams, certificate=self.certificate,
+                             depends_on=list(on_host.values()),
+                             after=previous_gate, opts=pulumi.ResourceOptions(parent=self))
         self.proxies.append(proxy)
         if not self.hosts.multi_host:
             return []
         if self.load_balancer is None:  # the local rehearsal: Docker's healthchecks are the gate
-            return [proxy, *on_host.values()]
-        return [self._roll_out(name, index, loaded, app_host, [proxy, *on_host.values()])]
+            return [proxy.site_blocks, proxy, *on_host.values()]
+        return [self._roll_out(name, index, loaded, app_host, proxy, list(on_host.values()))]
 
     def _load_balancer(self, name: str, settings: StackSettings, routes: list[ProxyRoute],
                        child: pulumi.ResourceOptions):
@@ -134,20 +138,22 @@ class Platform(pulumi.ComponentResource):
                                servers=[h.server for h in self.hosts.apps], route=route, labels=self.host.labels,
                                production=settings.protect_data, opts=child)
 
-    def _roll_out(self, name: str, index: int, loaded: LoadedSettings, app_host, containers: list) -> pulumi.Resource:
+    def _roll_out(self, name: str, index: int, loaded: LoadedSettings, app_host, proxy: ReverseProxy,
+                  services: list[Service]) -> pulumi.Resource:
         """The gate after application server `index`: its new containers are healthy in Docker (the
         provider waits for that) and the load balancer reports it healthy; only then does the next
         server's release start, so the other servers serve throughout."""
         from .load_balancer import TargetHealthy
 
         assert self.load_balancer is not None and isinstance(loaded.settings.host, HetznerHost)
-        release = pulumi.Output.all(*[c.container.id for c in containers]).apply(lambda ids: ",".join(ids))
+        release = pulumi.Output.all(*[c.container.id for c in [proxy, *services]]).apply(lambda ids: ",".join(ids))
         return TargetHealthy(f"{name}-rollout-app{index}", load_balancer_id=self.load_balancer.load_balancer.id,
                              server_id=app_host.server.id, server_name=loaded.settings.host.app_server_name(index),
                              release=release, token=loaded.hcloud_token,
                              deadline_s=loaded.settings.host.load_balancer.target_deadline_s,
                              opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.load_balancer.services,
-                                                                                   *self.load_balancer.targets]))
+                                                                                   *self.load_balancer.targets,
+                                                                                   proxy.site_blocks]))
 
     def _backup_secrets(self, settings: StackSettings) -> dict[str, pulumi.Output[str]]:
         backup, repository = settings.backup, settings.backup.repository

@@ -1,11 +1,13 @@
 """The TLS-terminating reverse proxy (Caddy): HTTPS only, HSTS, security headers,
-health-checked upstreams. The only container that publishes host ports."""
+health-checked upstreams. The only container that publishes host ports. Its upstreams are the
+services' current containers, switched at each release once the new ones are healthy
+(components/proxy_sites.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -13,18 +15,22 @@ import pulumi_docker as docker
 from .containers import SecretFile, baseline_args, networks, uploads
 from .host import Host
 from .images import remote_image
+from .proxy_sites import CONFIG_FILE, SITES_FILE, ProxySites
 from .settings import ProxySettings
 
-CONFIG_FILE = "/etc/preflight/Caddyfile"
 CERT_FILE = "/etc/preflight/tls/cert.pem"
 KEY_FILE = "/etc/preflight/tls/key.pem"
+# What the proxy serves until its first site blocks arrive (seconds after it starts, on the first up).
+SITES_PLACEHOLDER = "# site blocks: written by the ProxySites resource at every release\n"
+# How long a reload waits for requests in flight on the previous routes (the old release drains).
+DRAIN_S = 30
 
 
 @dataclass(frozen=True)
 class ProxyRoute:
     hostname: str
     path: str
-    upstream: str  # host:port on the edge network
+    upstream: str  # host:port on the edge network (the proxy container: upstream_marker(service))
     health_path: str
 
 
@@ -47,16 +53,28 @@ def security_headers(settings: ProxySettings) -> dict[str, str]:
 
 def render_caddyfile(settings: ProxySettings, routes: Sequence[ProxyRoute], *,
                      tls_files: tuple[str, str] = (CERT_FILE, KEY_FILE), listen_ports: Optional[tuple[int, int]] = None) -> str:
-    """The proxy's whole config. Inside the container Caddy listens on 80/443 (`listen_ports` lets a
+    """The whole config in one file (a proxy whose upstreams never change: the compose benchmark,
+    the integration tests). Inside the container Caddy listens on 80/443 (`listen_ports` lets a
     test run the same config unprivileged); the redirect targets the published HTTPS port."""
+    hostnames = sorted({r.hostname for r in routes})
+    return render_main(settings, hostnames, listen_ports=listen_ports) + render_sites(routes, tls_files=tls_files)
+
+
+def render_main(settings: ProxySettings, hostnames: Sequence[str], *, listen_ports: Optional[tuple[int, int]] = None,
+                sites_file: Optional[str] = None) -> str:
+    """Everything but the site blocks: global options, the security headers, the HTTPS redirect.
+    sites_file: the site blocks are imported from there (the proxy container: switched per release)."""
     listen = [f"\thttp_port {listen_ports[0]}", f"\thttps_port {listen_ports[1]}"] if listen_ports else []
     header_lines = [f'\t\t{name} "{value}"' for name, value in security_headers(settings).items()]
     # A client without SNI (Hetzner's load-balancer health check over TLS) gets the first site's certificate.
-    default_sni = [f"\tdefault_sni {min(r.hostname for r in routes)}"] if routes else []
+    default_sni = [f"\tdefault_sni {min(hostnames)}"] if hostnames else []
     lines = [
         "{",
         "\tadmin 127.0.0.1:2019",
         "\tauto_https off",  # certificates are ours; the redirect below is explicit
+        # A reload lets requests in flight on the old routes finish (the old release is drained)
+        # for up to this long before the old routes are dropped.
+        f"\tgrace_period {DRAIN_S}s",
         *default_sni,
         *listen,
         "}",
@@ -72,6 +90,15 @@ def render_caddyfile(settings: ProxySettings, routes: Sequence[ProxyRoute], *,
         f"\tredir https://{{host}}{settings.public_port_suffix}{{uri}} 308",
         "}",
     ]
+    if sites_file:
+        lines += ["", f"import {sites_file}"]
+    return "\n".join(lines) + "\n"
+
+
+def render_sites(routes: Sequence[ProxyRoute], *, tls_files: tuple[str, str] = (CERT_FILE, KEY_FILE)) -> str:
+    """One site block per hostname: its routes, longest path first, each to its upstream with an
+    active health check; anything else 404."""
+    lines: list[str] = []
     by_host = groupby(sorted(routes, key=lambda r: (r.hostname, -len(r.path))), key=lambda r: r.hostname)
     for hostname, host_routes in by_host:
         lines += ["", f"https://{hostname} {{", f"\ttls {tls_files[0]} {tls_files[1]}", "\timport security_headers"]
@@ -82,7 +109,7 @@ def render_caddyfile(settings: ProxySettings, routes: Sequence[ProxyRoute], *,
                 f"\t\treverse_proxy {route.upstream} {{",
                 f"\t\t\thealth_uri {route.health_path}",
                 "\t\t\thealth_interval 10s",
-                "\t\t\tlb_try_duration 10s",  # rides out the swap from an old to a new container
+                "\t\t\tlb_try_duration 10s",  # rides out a restart of the upstream container
                 "\t\t}",
                 "\t}",
             ]
@@ -91,14 +118,22 @@ def render_caddyfile(settings: ProxySettings, routes: Sequence[ProxyRoute], *,
 
 
 class ReverseProxy(pulumi.ComponentResource):
+    """The proxy container (its global config, certificate and key; replaced only when those change)
+    and its site blocks (`ProxySites`: switched in place, gracefully, at every release)."""
+
     def __init__(self, name: str, settings: ProxySettings, *, host: Host, stack: str, routes: Sequence[ProxyRoute],
-                 certificate: TlsCertificate, depends_on: Sequence[pulumi.Resource] = (),
+                 upstreams: Mapping[str, pulumi.Input[str]], certificate: TlsCertificate,
+                 depends_on: Sequence[pulumi.Resource] = (), after: Sequence[pulumi.Resource] = (),
                  opts: Optional[pulumi.ResourceOptions] = None):
+        """routes: each upstream is `upstream_marker(service)`; upstreams: service -> its current
+        container's host:port (an output); depends_on: what the site blocks wait for (the services'
+        new containers, healthy); after: what the proxy container itself waits for (the previous
+        server's rollout gate)."""
         super().__init__("preflight:index:ReverseProxy", name, None, opts)
         image = remote_image(f"{name}-image", settings.image, host.child_opts(self))
-        self.caddyfile = render_caddyfile(settings, routes)
-        files = [SecretFile(CONFIG_FILE, self.caddyfile), SecretFile(CERT_FILE, certificate.cert_pem),
-                 SecretFile(KEY_FILE, pulumi.Output.secret(certificate.key_pem))]
+        self.caddyfile = render_main(settings, sorted({r.hostname for r in routes}), sites_file=SITES_FILE)
+        files = [SecretFile(CONFIG_FILE, self.caddyfile), SecretFile(SITES_FILE, SITES_PLACEHOLDER),
+                 SecretFile(CERT_FILE, certificate.cert_pem), SecretFile(KEY_FILE, pulumi.Output.secret(certificate.key_pem))]
         self.container = docker.Container(
             name,
             **baseline_args(image=image.image_id, stack=stack, component="proxy", role="proxy", limits=settings.limits,
@@ -111,7 +146,12 @@ class ReverseProxy(pulumi.ComponentResource):
                                             ip=settings.bind_address)],
             networks_advanced=networks({"edge": host.edge_network.name}, alias="proxy"),
             # A published host port can be bound by one container at a time: the old proxy must go
-            # first. Config changes therefore cost a few seconds of proxy downtime.
-            opts=host.child_opts(self, delete_before_replace=True, depends_on=list(depends_on)),
+            # first. Only a change of the proxy's own settings or certificate costs that downtime;
+            # releases change the site blocks below, in place.
+            opts=host.child_opts(self, delete_before_replace=True, depends_on=list(after)),
         )
+        self.sites_template = render_sites(routes)
+        self.site_blocks = ProxySites(f"{name}-sites", template=self.sites_template, upstreams=upstreams,
+                                      container=self.container.name, docker_host=host.docker_host,
+                                      opts=pulumi.ResourceOptions(parent=self, depends_on=[*depends_on, *after]))
         self.register_outputs({"container": self.container.name})

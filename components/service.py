@@ -1,9 +1,9 @@
 """An application service (api, worker, scheduler, web) described in config.
 
 Rollout order for a new release: migrations run to completion (and must exit 0), then the new
-container starts and must turn healthy, and only then is the old container removed
-(Pulumi's default create-before-delete; services publish no host port, so old and new can
-run side by side behind the proxy).
+container starts and must turn healthy, then the proxy is switched to it (components/proxy_sites.py),
+and only then is the old container removed (create-before-delete; services publish no host port,
+so old and new run side by side, and only the proxy decides which one takes requests).
 """
 
 from __future__ import annotations
@@ -45,9 +45,6 @@ class Service(pulumi.ComponentResource):
         image = remote_image(f"{name}-image", settings.image, host.child_opts(self))
         files = [SecretFile(secret_path(secret), value) for secret, value in sorted(secret_files.items())]
         envs = [f"{k}={v}" for k, v in sorted({**env, **settings.env}.items())]
-        attachments = {"internal": host.internal_network.name}
-        if settings.route is not None:
-            attachments["edge"] = host.edge_network.name
 
         gate: pulumi.Input[str] = "none"
         if settings.migrate_command and run_migrations:
@@ -79,9 +76,15 @@ class Service(pulumi.ComponentResource):
                             public=settings.route is not None),
             envs=envs + [pulumi.Output.concat("PREFLIGHT_MIGRATIONS=", gate)],
             uploads=uploads(files),
-            networks_advanced=networks(attachments, alias=service_name),
+            # Other services reach it as `service_name` on the internal network. On the edge network it
+            # answers only to its own container name: the proxy is switched to that name once the
+            # container is healthy, so a new container never shares a name the proxy sends traffic to.
+            networks_advanced=[*networks({"internal": host.internal_network.name}, alias=service_name),
+                               *([docker.ContainerNetworksAdvancedArgs(name=host.edge_network.name)]
+                                 if settings.route is not None else [])],
             # Explicitly create-before-delete (the docker provider defaults containers to
             # delete-first): the new release turns healthy before the old one is removed.
             opts=host.child_opts(self, delete_before_replace=False),
         )
+        self.upstream = pulumi.Output.concat(self.container.name, ":", str(settings.port))
         self.register_outputs({"container": self.container.name})

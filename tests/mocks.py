@@ -25,7 +25,9 @@ COMPUTED = {
     "hcloud:index/primaryIp:PrimaryIp": lambda args: {"ipAddress": "203.0.113.10" if args.inputs["type"] == "ipv4"
                                                       else "2001:db8::1"},
     "cloudflare:index/originCaCertificate:OriginCaCertificate": lambda args: {"certificate": "-----BEGIN CERTIFICATE-----"},
-    "docker:index/container:Container": lambda args: {"exitCode": 0} if args.inputs.get("attach") else {},
+    # The provider autonames containers (the proxy's upstreams are those names).
+    "docker:index/container:Container": lambda args: {"name": args.inputs.get("name") or f"{args.name}-0000000",
+                                                      **({"exitCode": 0} if args.inputs.get("attach") else {})},
     "docker:index/network:Network": lambda args: {"name": args.name},
     "docker:index/volume:Volume": lambda args: {"name": args.name},
 }

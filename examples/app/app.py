@@ -1,11 +1,17 @@
 """Preflight's sample service: a tiny HTTP API that reports whether Postgres and Redis answer.
 
   app.py serve    listen on $PORT (default 8000): GET /health, GET /, POST /visits (records one),
-                  GET /visits (how many were recorded)
+                  GET /visits (how many were recorded), GET /slow?s=N (answers after N s, at most 30)
   app.py migrate  apply the schema (idempotent); runs before a new release takes traffic
   app.py check    exit 0 when /health answers 200 (the container healthcheck)
 
 Secrets arrive as files: DATABASE_URL_FILE, REDIS_URL_FILE, JWT_SECRET_FILE.
+
+For rehearsing releases that go wrong (tests, benchmarks):
+  SAMPLE_APP_FAULT=error       every request answers 500 (a release that starts but never works)
+  SAMPLE_APP_READY_AFTER_S=N   /health answers 503 for the first N seconds (a slow warm-up)
+
+On SIGTERM (`docker stop`) it stops accepting connections and finishes the requests in flight.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import os
 import signal
 import sys
 import threading
+import time
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -52,7 +60,13 @@ def cache_up() -> bool:
         return False
 
 
+STARTED = time.monotonic()
+
+
 def health() -> tuple[int, dict]:
+    warming = float(os.environ.get("SAMPLE_APP_READY_AFTER_S", "0")) - (time.monotonic() - STARTED)
+    if warming > 0:
+        return 503, {"warming_up_for_s": round(warming, 1)}
     report = {"database": "up" if database_up() else "down", "cache": "up" if cache_up() else "down"}
     return (200 if all(v == "up" for v in report.values()) else 503), report
 
@@ -70,19 +84,32 @@ def visits(record: bool) -> tuple[int, dict]:
         return 500, {"error": error.pgerror or str(error)}
 
 
+def slow(query: str) -> tuple[int, dict]:
+    seconds = min(float(urllib.parse.parse_qs(query).get("s", ["5"])[0]), 30.0)
+    time.sleep(seconds)
+    return 200, {"slept_s": seconds}
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        if self.path == "/health":
+        path, _, query = self.path.partition("?")
+        if os.environ.get("SAMPLE_APP_FAULT") == "error":
+            self.respond(500, {"error": "this release is broken (SAMPLE_APP_FAULT=error)"})
+        elif self.path == "/health":
             self.respond(*health())
         elif self.path == "/visits":
             self.respond(*visits(record=False))
         elif self.path == "/":
             self.respond(200, {"service": "preflight-sample-app", "environment": os.environ.get("PREFLIGHT_ENVIRONMENT")})
+        elif path == "/slow":
+            self.respond(*slow(query))
         else:
             self.respond(404, {"error": "not found"})
 
     def do_POST(self) -> None:  # noqa: N802
-        if self.path == "/visits":
+        if os.environ.get("SAMPLE_APP_FAULT") == "error":
+            self.respond(500, {"error": "this release is broken (SAMPLE_APP_FAULT=error)"})
+        elif self.path == "/visits":
             self.respond(*visits(record=True))
         else:
             self.respond(404, {"error": "not found"})
@@ -122,13 +149,17 @@ def check() -> int:
         return 1
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = False  # server_close() waits for the requests in flight: a drained shutdown
+
+
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "serve"
     if command == "serve":
         read_secret("JWT_SECRET")  # refuse to start without it
-        server = ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8000"))), Handler)
-        # `docker stop` sends SIGTERM, which PID 1 would ignore: stop accepting and exit at once
-        # instead of being killed after the grace period.
+        server = Server(("0.0.0.0", int(os.environ.get("PORT", "8000"))), Handler)
+        # `docker stop` sends SIGTERM, which PID 1 would ignore: stop accepting, finish the requests
+        # in flight, and exit, instead of being killed after the grace period.
         signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
         server.serve_forever()
         server.server_close()

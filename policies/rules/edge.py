@@ -8,7 +8,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from pulumi_policy import PolicyResource, Severity
 
 from .base import CONTAINER, number, of_type, role, rule_maker
-from .security import HSTS_MIN_AGE, proxy_config
+from .security import DYNAMIC, HSTS_MIN_AGE, proxy_config
 
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
 DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
@@ -107,10 +107,11 @@ def same_host(route: str, record: str) -> bool:
 
 def hostnames_routed(resources: Sequence[PolicyResource]):
     proxies = [c for c in of_type(resources, CONTAINER) if role(c.props) == "proxy"]
+    configs = [proxy_config(r.props) for r in [*proxies, *of_type(resources, DYNAMIC)]]
     records = [r for r in of_type(resources, DNS_RECORD) if r.props.get("type") in PROXIABLE]
     if not proxies or not records:
         return
-    routes = {h for p in proxies for h in re.findall(r"^https://([a-z0-9.-]+)[:\s{]", proxy_config(p.props), re.M)}
+    routes = {h for config in configs for h in re.findall(r"^https://([a-z0-9.-]+)[:\s{]", config, re.M)}
     for route in sorted(routes):
         if not any(same_host(route, r.props.get("name") or "") for r in records):
             yield f"the proxy serves {route} but no DNS record points at it; add one", proxies[0]

@@ -15,6 +15,8 @@ RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 RANDOM_STRING = "random:index/randomString:RandomString"
 # Preflight's own generated secrets (components/generated.py): dynamic resources with a `length`.
 DYNAMIC = "pulumi-python:dynamic:Resource"
+# components/proxy_sites.py: the proxy's site blocks, a dynamic resource with this `role`.
+PROXY_SITES = "proxy-sites"
 MIN_SECRET_LENGTH = 32
 HSTS_MIN_AGE = 31536000
 TRUTHY = ("1", "true", "yes", "on")
@@ -66,7 +68,10 @@ def debug_off(props: Mapping[str, Any]) -> Iterator[str]:
 
 
 def proxy_config(props: Mapping[str, Any]) -> str:
-    """The proxy's own config file (Caddyfile or nginx.conf) as uploaded into the container."""
+    """The proxy's own config: the file (Caddyfile or nginx.conf) uploaded into the proxy container,
+    or the site blocks a `ProxySites` resource switches in the running proxy at each release."""
+    if props.get("role") == PROXY_SITES:
+        return props.get("template") or ""
     if role(props) != "proxy":
         return ""
     return "\n".join(u.get("content") or "" for u in props.get("uploads") or []
@@ -120,7 +125,8 @@ RULES = [
     _rule("PF-SEC-005", "DEBUG and development mode are off.", Severity.HIGH,
           "debug routes and DEBUG off in production", debug_off, production_only=True),
     _rule("PF-SEC-006", "The proxy exposes no debug routes.", Severity.HIGH,
-          "debug routes and DEBUG off in production", no_debug_routes, production_only=True),
+          "debug routes and DEBUG off in production", no_debug_routes, production_only=True,
+          types=(CONTAINER, DYNAMIC)),
     _rule("PF-SEC-007", f"The proxy sends HSTS with max-age >= {HSTS_MIN_AGE}.", Severity.HIGH,
           "HTTPS forced, HSTS max-age >= 31536000", hsts_at_proxy),
     _rule("PF-SEC-008", "The proxy sends the security headers.", Severity.MEDIUM,

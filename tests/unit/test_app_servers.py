@@ -260,11 +260,12 @@ def test_the_local_rehearsal_runs_one_copy_per_server_on_shifted_ports_one_after
     assert [sorted(p["external"] for p in built.container(name).inputs["ports"]) for name in proxies] == \
         [[8080, 8443], [8081, 8444], [8082, 8445]]
     # Each copy's proxy reaches its own services only: an edge network per copy.
-    edges = {built.container(f"preflight-api-app{i}").inputs["networksAdvanced"][0]["name"] for i in (1, 2, 3)}
+    edges = {built.container(f"preflight-api-app{i}").inputs["networksAdvanced"][-1]["name"] for i in (1, 2, 3)}
     assert len(edges) == 3
     # No load balancer here: the previous copy's containers, healthy in Docker, are the gate.
     for index in (2, 3):
         component = built.mocks.named(f"preflight-api-app{index}", "preflight:index:Service")
-        assert {f"preflight-proxy-app{index - 1}", f"preflight-api-app{index - 1}"} <= set(component.depends_on)
+        assert {f"preflight-proxy-app{index - 1}", f"preflight-proxy-app{index - 1}-sites",
+                f"preflight-api-app{index - 1}"} <= set(component.depends_on)
     assert not built.mocks.of_type("hcloud:index/loadBalancer:LoadBalancer")
     assert built.platform.health_urls == {"api": "https://api.preflight.localhost:8443/health"}

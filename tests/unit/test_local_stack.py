@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.containers import LOG_ROTATION, docker_cpus, go_duration
-from tests.mocks import build_stack
+from tests.mocks import DYNAMIC, build_stack
 from tests.stack_config import stack_config
 
 CONTAINER = "docker:index/container:Container"
@@ -67,11 +67,23 @@ def test_only_the_proxy_publishes_ports(local):
     assert {(p["internal"], p["external"], p["ip"]) for p in ports} == {(80, 8080, "127.0.0.1"), (443, 8443, "127.0.0.1")}
 
 
-def test_api_is_on_both_networks_and_routed(local):
-    networks = {n["name"] for n in local.container("preflight-api").inputs["networksAdvanced"]}
-    assert networks == {"preflight-host-internal", "preflight-host-edge"}
-    assert "reverse_proxy api:8000" in local.platform.proxy.caddyfile
+def test_api_is_on_both_networks_and_routed_by_its_container_name(local):
+    attached = {n["name"]: n.get("aliases") for n in local.container("preflight-api").inputs["networksAdvanced"]}
+    # Other services find it as `api` on the internal network; on the edge network it shares no name
+    # with another container, so the proxy reaches exactly the container it was switched to.
+    assert attached == {"preflight-host-internal": ["api"], "preflight-host-edge": None}
+    [sites] = [r for r in local.mocks.of_type(DYNAMIC) if r.inputs.get("role") == "proxy-sites"]
+    assert "reverse_proxy @upstream:api@ {" in sites.inputs["template"]
+    assert sites.inputs["upstreams"] == {"api": "preflight-api-0000000:8000"}
+    assert sites.inputs["container"] == "preflight-proxy-0000000"
+    assert "import /etc/preflight/sites.caddy" in local.platform.proxy.caddyfile
+    assert "reverse_proxy" not in local.platform.proxy.caddyfile
     assert local.platform.urls == {"api": "https://api.preflight.localhost:8443/"}
+
+
+def test_the_site_blocks_switch_after_the_new_containers_and_before_the_old_ones_go(local):
+    [sites] = [r for r in local.mocks.of_type(DYNAMIC) if r.inputs.get("role") == "proxy-sites"]
+    assert {"preflight-api"} <= set(sites.depends_on)
 
 
 def test_secrets_are_pulumi_secrets(local):
