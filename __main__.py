@@ -13,6 +13,9 @@ pulumi.export("urls", platform.urls)
 pulumi.export("health_urls", platform.health_urls)
 pulumi.export("hostnames", platform.hostnames)
 pulumi.export("tls_certificate_pem", platform.certificate.cert_pem)
+# The release this update deploys: `python -m deploy up` records it as the one to roll back to
+# when no release was recorded yet (a stack brought up by `make up` or a plain `pulumi up`).
+pulumi.export("images", {name: service.image for name, service in sorted(loaded.settings.services.items())})
 # What `python -m deploy` needs to reach the running stack (backups, restore drills).
 pulumi.export("operations", {
     "docker_host": platform.host.docker_host,

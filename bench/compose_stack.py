@@ -7,7 +7,6 @@ Needs the `docker compose` plugin (`docker compose version`); without it the ben
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import tempfile
@@ -91,14 +90,20 @@ def write_project(directory: Path, https: int, http: int, app_image: str) -> Non
     (directory / "compose.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
 
 
-def compose(directory: Path, *args: str) -> float:
+def compose(directory: Path, *args: str, check: bool = True) -> float:
     started = time.perf_counter()
-    subprocess.run(["docker", "compose", *args], cwd=directory, check=True, capture_output=True)
+    subprocess.run(["docker", "compose", *args], cwd=directory, check=check, capture_output=True)
     return time.perf_counter() - started
 
 
+def set_app_image(directory: Path, image: str) -> None:
+    document = yaml.safe_load((directory / "compose.yaml").read_text())
+    document["services"]["api"]["image"] = document["services"]["migrate"]["image"] = image
+    (directory / "compose.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+
+
 def compose_runs(runs: int, rate: float) -> list[dict[str, object]]:
-    from releases import APP, RELEASE, free_port
+    from releases import APP, FAILING, RELEASE, free_port
     results = []
     for _ in range(runs):
         directory = Path(tempfile.mkdtemp(prefix="preflight-compose-"))
@@ -106,16 +111,24 @@ def compose_runs(runs: int, rate: float) -> list[dict[str, object]]:
         try:
             write_project(directory, https, http, APP)
             figures: dict[str, object] = {"fresh up": compose(directory, "up", "-d", "--wait")}
-            write_project_image = json.loads(json.dumps(yaml.safe_load((directory / "compose.yaml").read_text())))
-            write_project_image["services"]["api"]["image"] = RELEASE
-            write_project_image["services"]["migrate"]["image"] = RELEASE
-            (directory / "compose.yaml").write_text(yaml.safe_dump(write_project_image, sort_keys=False))
-            load = Load("https://api.preflight.localhost:%d/health" % https, https, str(directory / "secrets" / "cert.pem"),
-                        rate)
+            url, cert = f"https://api.preflight.localhost:{https}/health", str(directory / "secrets" / "cert.pem")
+            set_app_image(directory, RELEASE)
+            load = Load(url, https, cert, rate)
             load.start()
             figures["release"] = compose(directory, "up", "-d", "--wait")
             time.sleep(1)
             figures["release load"] = load.stop()
+            # A failing image: compose recreates the app with it (no gate), then someone puts the good one back.
+            load = Load(url, https, cert, rate)
+            load.start()
+            started = time.perf_counter()
+            set_app_image(directory, FAILING)
+            compose(directory, "up", "-d", "--wait", check=False)
+            set_app_image(directory, RELEASE)
+            compose(directory, "up", "-d", "--wait")
+            figures["bad release"] = time.perf_counter() - started
+            time.sleep(1)
+            figures["bad release load"] = load.stop()
             results.append(figures)
         finally:
             subprocess.run(["docker", "compose", "down", "-v"], cwd=directory, capture_output=True)

@@ -1,18 +1,23 @@
 """Local up, releases under load and bad releases: Preflight (`pulumi up`, `python -m deploy`) and,
 where `docker compose` is installed, the same containers with `docker compose` (compose_stack.py).
 
-    .venv/bin/python bench/releases.py [--runs 3] [--rate 50]
+    .venv/bin/python bench/releases.py [--runs 3] [--rate 90]
 
 Per run, in a throwaway copy of the local stack on its own ports: a fresh `up` to healthy, a
-no-change `up` and `preview`; a release (a new app image) under `--rate` requests/s of GET /health
-(Postgres and Redis on every request); a bad release (its healthcheck fails) through
-`python -m deploy up`, timed until the previous release serves again; then `deploy rollback`.
+no-change `up` and `preview`; steady load alone (the baseline latencies); then, each under
+`--rate` requests/s of GET /health over keep-alive connections (Postgres and Redis on every
+request), three release kinds through `python -m deploy up`: a good release (a new image), a
+slow-to-ready release (its /health answers 503 for 20 s), and a failing release (it answers 500
+to everything; timed until the previous release serves again); then `deploy rollback`.
+For each: failed requests, p50/p99, and the time from `deploy up` to the proxy's switch to the new
+release (the `preflight-proxy-sites` step in its progress lines).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -25,7 +30,10 @@ from load import Load, LoadResult
 
 APP = "preflight-sample-app:0.1.0"
 RELEASE = "preflight-sample-app:bench-release"
-BROKEN = "preflight-sample-app:bench-broken"
+SLOW_READY = "preflight-sample-app:bench-slow-ready"
+FAILING = "preflight-sample-app:bench-failing"
+KINDS = {"good release": RELEASE, "slow-to-ready release (20 s)": SLOW_READY, "failing release": FAILING}
+STEADY_S = 10
 
 
 def free_port() -> int:
@@ -36,11 +44,16 @@ def free_port() -> int:
 
 
 def build_images() -> None:
-    for tag, extra in ((RELEASE, "LABEL release=bench\n"),
-                       (BROKEN, "USER root\nRUN sed -i 's/return 0 if response.status == 200 else 1/return 1/' "
-                                "/app/app.py\nUSER 10001\n")):
-        subprocess.run(["docker", "build", "-q", "-t", tag, "-"], input=f"FROM {APP}\n{extra}", text=True,
+    for tag, extra in ((RELEASE, "LABEL release=bench"), (SLOW_READY, "ENV SAMPLE_APP_READY_AFTER_S=20"),
+                       (FAILING, "ENV SAMPLE_APP_FAULT=error")):
+        subprocess.run(["docker", "build", "-q", "-t", tag, "-"], input=f"FROM {APP}\n{extra}\n", text=True,
                        check=True, capture_output=True)
+
+
+def switch_seconds(progress: str) -> float | None:
+    """When `deploy up` switched the proxy to the new release (its progress line), if it did."""
+    found = re.findall(r"^\[deploy\]\s+([0-9.]+)s\s+update\s+preflight-proxy-sites$", progress, re.M)
+    return float(found[0]) if found else None
 
 
 def set_image(directory: Path, image: str) -> None:
@@ -75,18 +88,21 @@ def preflight_run(rate: float) -> dict[str, object]:
         cert.write_text(outputs["tls_certificate_pem"])
         url = outputs["health_urls"]["api"]
 
-        set_image(scratch, RELEASE)
-        load = Load(url, https, str(cert), rate)
-        load.start()
-        figures["release"] = timed(deploy + ["up", "local"], ROOT, env)
-        time.sleep(1)
-        figures["release load"] = load.stop()
-
-        set_image(scratch, BROKEN)
-        started = time.perf_counter()
-        result = subprocess.run(deploy + ["up", "local"], cwd=ROOT, env=env, capture_output=True, text=True)
-        figures["bad release to previous serving"] = time.perf_counter() - started
-        assert result.returncode == 6, result.stderr
+        steady = Load(url, https, str(cert), rate)
+        steady.start()
+        time.sleep(STEADY_S)
+        figures["steady load"] = steady.stop()
+        for kind, image in KINDS.items():
+            set_image(scratch, image)
+            load = Load(url, https, str(cert), rate)
+            load.start()
+            started = time.perf_counter()
+            result = subprocess.run(deploy + ["up", "local"], cwd=ROOT, env=env, capture_output=True, text=True)
+            figures[f"{kind}: deploy up"] = time.perf_counter() - started
+            time.sleep(1)
+            figures[f"{kind}: load"] = load.stop()
+            figures[f"{kind}: switch"] = switch_seconds(result.stderr)
+            assert result.returncode == (6 if image == FAILING else 0), result.stderr
         set_image(scratch, RELEASE)
         first = subprocess.run(deploy + ["releases", "local"], cwd=ROOT, env=env, capture_output=True,
                                text=True).stdout.split()[0]
@@ -98,10 +114,16 @@ def preflight_run(rate: float) -> dict[str, object]:
     return figures
 
 
+def load_row(label: str, loads: list[LoadResult]) -> str:
+    return (f"| {label} | {', '.join(str(l.failed) + ' of ' + str(len(l.codes)) for l in loads)} | "
+            f"{', '.join(f'{l.percentile(0.5):.0f} / {l.percentile(0.99):.0f} ms' for l in loads)} | "
+            f"{', '.join(str(l.resent) for l in loads)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--rate", type=float, default=90.0)
     args = parser.parse_args()
     build_images()
     runs = []
@@ -113,25 +135,30 @@ def main() -> int:
     from compose_stack import compose_available, compose_runs
     compose = compose_runs(args.runs, args.rate) if compose_available() else []
     print(f"| Preflight, local stack ({args.runs} runs) | median |\n| --- | --- |")
-    for key in ("fresh up", "no-change up", "no-change preview", "release", "bad release to previous serving",
-                "rollback"):
+    for key in ("fresh up", "no-change up", "no-change preview", "rollback"):
         print(f"| {key} | {summary([r[key] for r in runs])} |")
-    loads: list[LoadResult] = [r["release load"] for r in runs]
-    print(f"| release under {args.rate:.0f} req/s: failed requests | {', '.join(str(l.failed) for l in loads)} |")
-    print(f"| release under load: p50 / p99 latency | "
-          f"{', '.join(f'{l.percentile(0.5):.0f} / {l.percentile(0.99):.0f} ms' for l in loads)} |")
+    print(f"\n| under {args.rate:.0f} req/s of GET /health ({args.runs} runs) | failed requests | p50 / p99 latency | "
+          f"resent on a new connection | `deploy up` until it returns | until the proxy switched |\n"
+          f"| --- | --- | --- | --- | --- | --- |")
+    print(load_row("steady state, no release", [r["steady load"] for r in runs]) + " | | |")
+    for kind in KINDS:
+        switches = [r[f"{kind}: switch"] for r in runs if r[f"{kind}: switch"] is not None]
+        print(load_row(kind, [r[f"{kind}: load"] for r in runs]) +
+              f" | {summary([r[f'{kind}: deploy up'] for r in runs])} | "
+              f"{summary(switches) if switches else 'never (the previous release kept serving)'} |")
     if compose:
-        print(f"| docker compose up --wait, fresh | {summary([r['fresh up'] for r in compose])} |")
-        print(f"| docker compose recreate of the app | {summary([r['release'] for r in compose])} |")
-        print(f"| compose recreate under load: failed requests | "
-              f"{', '.join(str(r['release load'].failed) for r in compose)} |")
-        compose_loads = [r["release load"] for r in compose]
-        print("| compose recreate under load: p50 / p99 latency | " + ", ".join(
-            f"{l.percentile(0.5):.0f} / {l.percentile(0.99):.0f} ms" for l in compose_loads) + " |")
+        print(f"\n| docker compose, same containers ({args.runs} runs) | median |\n| --- | --- |")
+        print(f"| compose up --wait, fresh | {summary([r['fresh up'] for r in compose])} |")
         print(f"| fresh up ratio Preflight / compose | "
               f"{summary([p['fresh up'] / c['fresh up'] for p, c in zip(runs, compose)], unit='x')} |")
+        print(f"\n| compose, under {args.rate:.0f} req/s | failed requests | p50 / p99 latency | resent | command |"
+              f"\n| --- | --- | --- | --- | --- |")
+        print(load_row("recreate with a new image", [r["release load"] for r in compose]) +
+              f" | {summary([r['release'] for r in compose])} |")
+        print(load_row("recreate with the failing image, then the good one again", [r["bad release load"] for r in compose])
+              + f" | {summary([r['bad release'] for r in compose])} |")
     else:
-        print("| docker compose | not installed: no comparison in this run |")
+        print("\n| docker compose | not installed: no comparison in this run |")
     return 0
 
 

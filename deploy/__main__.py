@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
@@ -41,9 +42,13 @@ def progress(message: str) -> None:
     print(f"[deploy] {message}", file=sys.stderr, flush=True)
 
 
-def step_progress(started: float):
-    """Engine events -> one line per finished step: elapsed, operation, resource."""
+def step_progress(started: float, errors: list[str] | None = None):
+    """Engine events -> one line per finished step: elapsed, operation, resource. Error
+    diagnostics (what failed, in the provider's or program's words) are collected in `errors`."""
     def on_event(event: auto.EngineEvent) -> None:
+        diagnostic = event.diagnostic_event
+        if errors is not None and diagnostic and diagnostic.severity == "error" and diagnostic.message.strip():
+            errors.append(diagnostic.message.strip())
         if event.res_outputs_event and event.res_outputs_event.metadata.op != auto.OpType.SAME:
             meta = event.res_outputs_event.metadata
             progress(f"{time.monotonic() - started:6.1f}s  {meta.op.value:<8} {meta.urn.split('::')[-1]}")
@@ -77,10 +82,35 @@ def cmd_preview(args) -> int:
     return EXIT_FAILED if report.failed else 0
 
 
-def apply(target: auto.Stack, config: Path | None, plan: str | None) -> auto.UpResult:
+def apply(target: auto.Stack, config: Path | None, plan: str | None, errors: list[str] | None = None) -> auto.UpResult:
     started = time.monotonic()
-    return target.up(on_event=step_progress(started), color="never", show_secrets=False, plan=plan,
+    return target.up(on_event=step_progress(started, errors), color="never", show_secrets=False, plan=plan,
                      config_file=str(config) if config else None)
+
+
+def failure_lines(error: auto.CommandError, diagnostics: list[str]) -> list[str]:
+    """What failed, in words: the engine's error diagnostics, else the last meaningful lines the
+    CLI printed (never an empty `stderr:`)."""
+    text = "\n".join(diagnostics) if diagnostics else str(error)
+    code = re.search(r"^\s*code: (-?\d+)", text, re.M)
+    lines = [re.sub(r"^(stdout|stderr):\s*", "", line.strip()) for line in text.splitlines()]
+    lines = [line for line in lines if line and not re.match(r"code: -?\d+$", line) and line != "error: update failed"]
+    return list(dict.fromkeys(lines))[-6:] or [
+        f"the pulumi command failed{f' with exit code {code.group(1)}' if code else ''} and printed nothing"]
+
+
+def record_running_release(target: auto.Stack) -> None:
+    """A stack brought up by `make up` or a plain `pulumi up` has no recorded release: record what its
+    last successful update deployed, so this update can roll back to it."""
+    if releases.recorded(target):
+        return
+    updates = [u for u in target.history(page_size=10) if u.kind == "update"]
+    outputs = target.outputs()
+    if not updates or updates[0].result != "succeeded" or "images" not in outputs:
+        return
+    release = releases.record(target, outputs["images"].value)
+    progress(f"recorded the running release as release {release.number} ({release.line().split('  ')[-1]}): "
+             f"a failed update rolls back to it")
 
 
 def gate_passes(target: auto.Stack, deadline_s: float) -> bool:
@@ -106,12 +136,16 @@ def docker_hosts(target: auto.Stack) -> list[str]:
 def cmd_up(args) -> int:
     target = stack.select(args.stack)
     images = releases.images_in(config_file(args.stack))
+    record_running_release(target)
+    errors: list[str] = []
     try:
         with UnhealthyWatch(args.stack, docker_hosts(target), progress):
-            apply(target, None, args.plan)
+            apply(target, None, args.plan, errors)
         healthy = gate_passes(target, args.deadline)
     except auto.CommandError as error:
-        progress(f"up failed: {str(error).strip().splitlines()[-1]}")
+        progress("up failed:")
+        for line in failure_lines(error, errors):
+            progress(f"  {line}")
         healthy = False
     if healthy:
         release = releases.record(target, images)

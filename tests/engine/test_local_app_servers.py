@@ -11,11 +11,14 @@ import subprocess
 import time
 
 import pytest
+from pulumi import automation as auto
 
+from bench.load import Load
 from tests.engine.conftest import ProjectCopy, Traffic, curl_local
 
 APP_IMAGE = "preflight-sample-app:0.1.0"
 ROLLING_IMAGE = "preflight-sample-app:engine-test-rolling"
+FAILING_IMAGE = "preflight-sample-app:engine-test-rolling-failing"  # answers 500 to everything
 
 
 def free_port_pair() -> int:
@@ -31,6 +34,16 @@ def free_port_pair() -> int:
                     continue
                 return port
     raise RuntimeError("no two consecutive free ports")
+
+
+def image_id(image: str) -> str:
+    return subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def running_image(container: str) -> str:
+    return subprocess.run(["docker", "inspect", "--format", "{{.Image}}", container], capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 def health(port: int, certificate: str) -> int:
@@ -96,3 +109,27 @@ def test_a_release_replaces_one_copy_after_the_other_while_both_keep_serving(two
     copy2_created = first("preflight-api-app2", "create")
     assert first("preflight-api-app1", "create") < copy1_healthy < copy2_created
     assert first("preflight-api-app2", "health_status: healthy") > copy2_created
+
+
+def test_a_failing_release_stops_at_the_first_copy_and_neither_copy_fails_a_request(two_copies):
+    project, ports, certificate = two_copies
+    subprocess.run(["docker", "build", "-q", "-t", FAILING_IMAGE, "-"], text=True, check=True, capture_output=True,
+                   input=f"FROM {APP_IMAGE}\nENV SAMPLE_APP_FAULT=error\n")
+    project.config["preflight:services"]["api"]["image"] = FAILING_IMAGE
+    project.write_config()
+    loads = {port: Load(f"https://api.preflight.localhost:{port}/health", port, certificate, rate=40) for port in ports}
+    for load in loads.values():
+        load.start()
+    with pytest.raises(auto.CommandError):
+        project.stack.up(color="never")
+    results = {port: load.stop() for port, load in loads.items()}
+    for port, result in results.items():
+        assert len(result.codes) > 100 and set(result.codes) == {200}, \
+            f"copy on {port}: {len([c for c in result.codes if c != 200])} of {len(result.codes)} failed"
+    # Copy 2 was never touched: its api container still runs the previous image.
+    [copy2] = subprocess.run(["docker", "ps", "-q", "--filter", "label=preflight.component=preflight-api-app2"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert running_image(copy2) == image_id(ROLLING_IMAGE)
+    project.config["preflight:services"]["api"]["image"] = ROLLING_IMAGE
+    project.write_config()
+    project.stack.up(color="never")

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,12 +20,18 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from bench.load import Load, LoadResult
 from deploy import backups
 from tests.engine.conftest import ProjectCopy, Traffic, curl_local, free_port
 from tests.stack_config import ROOT
 
 APP_IMAGE = "preflight-sample-app:0.1.0"
 RELEASE_IMAGE = "preflight-sample-app:engine-test-release"
+# A release that starts but answers 500 to everything (so its healthcheck fails too).
+FAILING_IMAGE = "preflight-sample-app:engine-test-failing"
+# A good release that listens at once but answers 503 on /health for its first 20 s.
+SLOW_READY_IMAGE = "preflight-sample-app:engine-test-slow-ready"
+LOAD_RATE = 90.0  # requests/s of GET /health through the proxy, over keep-alive connections
 SECRET_FILES = ("jwt_secret", "database_url", "redis_url")
 
 
@@ -34,6 +43,20 @@ def container_names(project: ProjectCopy) -> dict[str, str]:
 
 def inspect(name: str) -> dict[str, Any]:
     return json.loads(subprocess.run(["docker", "inspect", name], capture_output=True, text=True, check=True).stdout)[0]
+
+
+def build_image(tag: str, base: str, *lines: str) -> None:
+    subprocess.run(["docker", "build", "-q", "-t", tag, "-"], input="\n".join([f"FROM {base}", *lines]) + "\n",
+                   text=True, check=True, capture_output=True)
+
+
+def served_upstream(project: ProjectCopy) -> str:
+    """The api container the proxy sends requests to: its site blocks, read inside the proxy."""
+    proxy = container_names(project)["preflight-proxy"]
+    sites = subprocess.run(["docker", "exec", proxy, "cat", "/etc/preflight/sites.caddy"], capture_output=True,
+                           text=True, check=True).stdout
+    [upstream] = re.findall(r"reverse_proxy (\S+):8000 ", sites)
+    return upstream
 
 
 @dataclass
@@ -62,6 +85,11 @@ class Deployed:
         return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "deploy", "--project",
                                str(self.project.directory), *args], cwd=ROOT, capture_output=True, text=True,
                               env={**os.environ, "PULUMI_BACKEND_URL": self.project.env["PULUMI_BACKEND_URL"]})
+
+    def load(self) -> Load:
+        """Steady keep-alive load of GET /health through the proxy, as users would send it."""
+        return Load(f"https://api.preflight.localhost:{self.https_port}/health", self.https_port, str(self.certificate),
+                    rate=LOAD_RATE)
 
     def up(self) -> auto.UpResult:
         lines: list[str] = []
@@ -216,6 +244,84 @@ def test_a_failing_migration_keeps_the_previous_release_serving(deployed):
     assert deployed.health()[0] == 200
 
 
+def no_failures(result: LoadResult) -> str:
+    failed = [c for c in result.codes if c != 200]
+    return f"{len(failed)} of {len(result.codes)} requests failed ({sorted(set(failed))}; 0 = connection error)"
+
+
+def test_a_release_that_never_turns_healthy_gets_no_request_even_from_a_plain_pulumi_up(deployed):
+    service = deployed.project.config["preflight:services"]["api"]
+    service["healthcheck"].update(interval_s=1, timeout_s=1, retries=2, start_period_s=0)
+    deployed.project.write_config()
+    deployed.up()  # faster healthchecks for the releases below (a release of its own)
+    serving = served_upstream(deployed.project)
+    build_image(FAILING_IMAGE, RELEASE_IMAGE, "ENV SAMPLE_APP_FAULT=error")
+    service["image"] = FAILING_IMAGE
+    deployed.project.write_config()
+
+    load = deployed.load()
+    load.start()
+    with pytest.raises(auto.CommandError):
+        deployed.up()  # the docker provider waits out the new container's healthcheck deadline, then fails
+    result = load.stop()
+    assert len(result.codes) > 300 and set(result.codes) == {200}, no_failures(result)
+    assert served_upstream(deployed.project) == serving  # the proxy was never switched
+
+    service["image"] = RELEASE_IMAGE
+    deployed.project.write_config()
+    deployed.up()
+    assert deployed.health()[0] == 200
+
+
+@pytest.fixture(scope="module")
+def slow_ready_release(deployed):
+    """A good release whose app answers 503 on /health for 20 s, released under steady load while
+    5 s requests keep running on whichever container serves them."""
+    build_image(SLOW_READY_IMAGE, RELEASE_IMAGE, "ENV SAMPLE_APP_READY_AFTER_S=20")
+    before = served_upstream(deployed.project)
+    deployed.project.config["preflight:services"]["api"]["image"] = SLOW_READY_IMAGE
+    deployed.project.write_config()
+    slow_codes: list[int] = []
+    stop = threading.Event()
+
+    def slow_requests():
+        for _ in range(40):  # bounded: at most ~200 s
+            if stop.is_set():
+                return
+            slow_codes.append(int(deployed.curl("/slow?s=5", extra=("-o", "/dev/null", "-w", "%{http_code}")).stdout
+                                  or 0))
+
+    slow = threading.Thread(target=slow_requests)
+    load = deployed.load()
+    load.start()
+    slow.start()
+    started = time.monotonic()
+    deployed.up()
+    seconds = time.monotonic() - started
+    time.sleep(6)  # the last 5 s request that began on the old container has ended
+    stop.set()
+    slow.join(timeout=30)
+    result = load.stop()
+    return {"load": result, "slow": slow_codes, "seconds": seconds, "before": before,
+            "after": served_upstream(deployed.project)}
+
+
+def test_a_slow_to_ready_release_costs_no_request(slow_ready_release):
+    result = slow_ready_release["load"]
+    assert slow_ready_release["seconds"] > 20  # up waited for the warm-up
+    assert len(result.codes) > 1000 and set(result.codes) == {200}, no_failures(result)
+    assert slow_ready_release["after"] != slow_ready_release["before"]
+
+
+def test_requests_in_flight_on_the_old_release_finish_when_it_is_replaced(slow_ready_release, deployed):
+    # Back-to-back 5 s requests through a 20 s+ release: some were on the old container at the switch.
+    assert len(slow_ready_release["slow"]) >= 4 and set(slow_ready_release["slow"]) == {200}, slow_ready_release["slow"]
+    assert subprocess.run(["docker", "inspect", slow_ready_release["before"]], capture_output=True).returncode != 0
+    deployed.project.config["preflight:services"]["api"]["image"] = RELEASE_IMAGE
+    deployed.project.write_config()
+    deployed.up()
+
+
 def visits(deployed: Deployed, method: str = "GET") -> tuple[int, str]:
     result = deployed.curl("/visits", extra=("-X", method, "-w", "\n%{http_code}"))
     body, _, code = result.stdout.rpartition("\n")
@@ -271,7 +377,6 @@ def test_a_wrong_repository_password_gives_one_clear_error_and_changes_nothing(d
     assert run_with_wrong_password(*listing).stdout == before
 
 
-BROKEN_IMAGE = "preflight-sample-app:engine-test-broken"
 
 
 def test_deploy_preview_reports_changes_and_flags_stateful_replacements(deployed):
@@ -292,33 +397,29 @@ def test_deploy_preview_reports_changes_and_flags_stateful_replacements(deployed
     assert report["violations"] == []
 
 
-def test_deploy_up_records_releases_and_a_failing_release_is_rolled_back(deployed):
-    assert deployed.deploy("up", "local").returncode == 0  # the release the earlier test deployed
-    subprocess.run(["docker", "build", "-q", "-t", BROKEN_IMAGE, "-"], check=True, capture_output=True, text=True,
-                   input=f"FROM {RELEASE_IMAGE}\nUSER root\nRUN sed -i 's/return 0 if response.status == 200 "
-                         f"else 1/return 1/' /app/app.py\nUSER 10001\n")
+def test_the_first_deploy_up_of_a_failing_release_rolls_back_to_the_running_one_without_a_failed_request(deployed):
+    # No release is recorded yet: the stack was brought up by plain `pulumi up`s, as `make up` does.
+    assert deployed.deploy("releases", "local").stdout.strip() == ""
     api = deployed.project.config["preflight:services"]["api"]
-    api["healthcheck"].update(interval_s=1, timeout_s=1, retries=2, start_period_s=0)
+    api["image"] = FAILING_IMAGE
     deployed.project.write_config()
-    assert deployed.deploy("up", "local").returncode == 0  # faster healthchecks for this test
-
-    api["image"] = BROKEN_IMAGE
-    deployed.project.write_config()
-    traffic = Traffic(lambda: deployed.health()[0])
-    traffic.start()
+    load = deployed.load()
+    load.start()
     result = deployed.deploy("up", "local")
-    codes = traffic.stop()
+    codes = load.stop()
     assert result.returncode == 6, result.stderr
-    # The broken release never took traffic: the previous one served throughout.
-    assert len(codes) > 20 and set(codes) == {200}, f"{len([c for c in codes if c != 200])} of {len(codes)} failed"
-    assert "rolling back to release" in result.stderr and "serving again after" in result.stderr
-    # Failed at Docker's first unhealthy report, with the check's output, not at the healthcheck deadline.
+    # The failing release never took traffic: the previous one served throughout.
+    assert len(codes.codes) > 300 and set(codes.codes) == {200}, no_failures(codes)
+    assert f"recorded the running release as release 1 (api={RELEASE_IMAGE})" in result.stderr
+    assert "rolling back to release 1" in result.stderr and "serving again after" in result.stderr
+    # Failed at Docker's first unhealthy report, naming the container and its check, not at the deadline.
     assert "new container preflight-api" in result.stderr and "is unhealthy (last check:" in result.stderr
+    assert "up failed:" in result.stderr and not re.search(r"(stderr|stdout):\s*$", result.stderr, re.M)
     assert deployed.health()[0] == 200
     serving = inspect(container_names(deployed.project)["preflight-api"])
     assert serving["Image"] == inspect(RELEASE_IMAGE)["Id"]
     listed = deployed.deploy("releases", "local").stdout.splitlines()
-    assert f"api={RELEASE_IMAGE}" in listed[-1] and BROKEN_IMAGE not in "".join(listed)  # never recorded
+    assert f"api={RELEASE_IMAGE}" in listed[-1] and FAILING_IMAGE not in "".join(listed)  # never recorded
     api["image"] = RELEASE_IMAGE
     deployed.project.write_config()
 

@@ -5,7 +5,8 @@ Each failing case in the tests is this baseline with one mutation.
 
 from __future__ import annotations
 
-from components.proxy import ProxyRoute, render_caddyfile
+from components.proxy import ProxyRoute, render_caddyfile, render_main, render_sites
+from components.proxy_sites import SITES_FILE, upstream_marker
 from components.settings import ProxySettings
 
 from .harness import Res
@@ -13,7 +14,13 @@ from .harness import Res
 C = "docker:index/container:Container"
 ZONE = "0123456789abcdef0123456789abcdef"
 USER_DATA = "#cloud-config\nssh_pwauth: false\ndisable_root: true\nusers:\n  - name: deploy\n"
-CADDYFILE = render_caddyfile(ProxySettings(), [ProxyRoute("api.example.com", "/", "api:8000", "/health")])
+ROUTES = [ProxyRoute("api.example.com", "/", upstream_marker("api"), "/health")]
+# What the program gives the proxy container (global options, headers, redirect) and the site blocks
+# it switches in the running proxy at each release (the ProxySites dynamic resource).
+CADDYFILE = render_main(ProxySettings(), ["api.example.com"], sites_file=SITES_FILE)
+SITES = render_sites(ROUTES)
+# A proxy configured in one file (as a hand-written or other proxy container would be).
+WHOLE_CADDYFILE = render_caddyfile(ProxySettings(), ROUTES)
 
 
 def labels(role: str, stack: str = "production") -> list[dict[str, str]]:
@@ -62,6 +69,9 @@ def production(stack: str = "production") -> list[Res]:
         container("proxy", "proxy", stack, uploads=[{"file": "/etc/preflight/Caddyfile", "content": CADDYFILE}],
                   ports=[{"internal": 443, "external": 443}, {"internal": 80, "external": 80}],
                   networksAdvanced=[{"name": "edge"}]),
+        Res("pulumi-python:dynamic:Resource", "proxy-sites", {
+            "role": "proxy-sites", "template": SITES, "upstreams": {"api": "api-1a2b3c4:8000"}, "container": "proxy",
+            "docker_host": "ssh://deploy@203.0.113.10"}, deps={"container": ["proxy"]}),
         Res("hcloud:index/firewall:Firewall", "firewall", {"rules": [
             {"direction": "in", "protocol": "tcp", "port": "22", "sourceIps": ["203.0.113.0/24"]},
             {"direction": "in", "protocol": "tcp", "port": "443", "sourceIps": ["173.245.48.0/20"]},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .fixtures import CADDYFILE, production
+from .fixtures import CADDYFILE, SITES, WHOLE_CADDYFILE, production
 from .harness import ALL_RULES, UNKNOWN, Pack, mutated
 
 
@@ -41,8 +41,10 @@ CASES = [
     ("PF-SEC-004", "api", env("CORS_ORIGINS=https://a.example.com,https://*.example.com"), "exact origins"),
     ("PF-SEC-005", "api", env("DEBUG=true"), "turn debug off"),
     ("PF-SEC-005", "api", env("NODE_ENV=development"), "development mode"),
-    ("PF-SEC-006", "proxy", lambda r: r.props["uploads"][0].update(
-        content=CADDYFILE.replace("\thandle {", "\thandle /debug/* {\n\t\treverse_proxy api:8000\n\t}\n\thandle {")), "/debug"),
+    ("PF-SEC-006", "proxy-sites", setp(template=SITES.replace(
+        "\thandle {", "\thandle /debug/* {\n\t\treverse_proxy api:8000\n\t}\n\thandle {")), "/debug"),
+    ("PF-SEC-006", "proxy", lambda r: r.props["uploads"][0].update(content=WHOLE_CADDYFILE.replace(
+        "\thandle {", "\thandle /_profiler/* {\n\t\treverse_proxy api:8000\n\t}\n\thandle {")), "/_profiler"),
     ("PF-SEC-007", "proxy", lambda r: r.props["uploads"][0].update(content=CADDYFILE.replace("max-age=31536000", "max-age=86400")),
      ">= 31536000"),
     ("PF-SEC-008", "proxy", lambda r: r.props["uploads"][0].update(content=CADDYFILE.replace("X-Frame-Options", "X-Other")),
