@@ -279,7 +279,9 @@ def slow_ready_release(deployed):
     5 s requests keep running on whichever container serves them."""
     build_image(SLOW_READY_IMAGE, RELEASE_IMAGE, "ENV SAMPLE_APP_READY_AFTER_S=20")
     before = served_upstream(deployed.project)
-    deployed.project.config["preflight:services"]["api"]["image"] = SLOW_READY_IMAGE
+    api = deployed.project.config["preflight:services"]["api"]
+    api["image"] = SLOW_READY_IMAGE
+    api["healthcheck"]["start_period_s"] = 30  # what such an app declares: its warm-up is no failure
     deployed.project.write_config()
     slow_codes: list[int] = []
     stop = threading.Event()
@@ -317,7 +319,9 @@ def test_requests_in_flight_on_the_old_release_finish_when_it_is_replaced(slow_r
     # Back-to-back 5 s requests through a 20 s+ release: some were on the old container at the switch.
     assert len(slow_ready_release["slow"]) >= 4 and set(slow_ready_release["slow"]) == {200}, slow_ready_release["slow"]
     assert subprocess.run(["docker", "inspect", slow_ready_release["before"]], capture_output=True).returncode != 0
-    deployed.project.config["preflight:services"]["api"]["image"] = RELEASE_IMAGE
+    api = deployed.project.config["preflight:services"]["api"]
+    api["image"] = RELEASE_IMAGE
+    api["healthcheck"]["start_period_s"] = 0
     deployed.project.write_config()
     deployed.up()
 
