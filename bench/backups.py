@@ -39,7 +39,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     ops = stack.operations(stack.select("local"))
-    docker, database, job = backups.Docker(ops["docker_host"]), ops["database_container"], ops["backup_container"]
+    docker, database, job = backups.Docker.of(ops), ops["database_container"], ops["backup_container"]
     rows = args.mb * 1024 * 1024 // ROW_BYTES
     print(f"[bench] generating {rows} rows (~{args.mb} MB)", file=sys.stderr)
     psql(docker, database, "CREATE EXTENSION IF NOT EXISTS pgcrypto; DROP TABLE IF EXISTS bench_payload; "

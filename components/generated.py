@@ -83,6 +83,18 @@ def key_and_csr(hostnames: Sequence[str]) -> tuple[str, str]:
     return key_pem, csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def ssh_host_key() -> tuple[str, str]:
+    """(private key in OpenSSH format, public key line "ssh-ed25519 AAAA...") of a new Ed25519 key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    return private, public
+
+
 class _GenerateOnce(ResourceProvider):
     """Creates outputs from the spec once; any change of the spec replaces the resource."""
 
@@ -122,6 +134,14 @@ class _CsrProvider(_GenerateOnce):
         return {"key_pem": key_pem, "csr_pem": csr_pem}
 
 
+class _HostKeyProvider(_GenerateOnce):
+    spec_keys = ("server",)
+
+    def generate(self, props: dict[str, Any]) -> dict[str, Any]:
+        private_key, public_key = ssh_host_key()
+        return {"private_key": private_key, "public_key": public_key}
+
+
 def _secret_outputs(opts: Optional[pulumi.ResourceOptions], *names: str) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=list(names)))
 
@@ -157,3 +177,15 @@ class GeneratedKeyAndCsr(pulumi.dynamic.Resource):
     def __init__(self, name: str, hostnames: Sequence[str], opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(_CsrProvider(), name, {"hostnames": sorted(hostnames), "key_pem": None, "csr_pem": None},
                          _secret_outputs(opts, "key_pem"))
+
+
+class GeneratedHostKey(pulumi.dynamic.Resource):
+    """A server's SSH host key (Ed25519): `private_key` (a Pulumi secret) goes to the server through
+    its cloud-init; `public_key` is the one key every SSH connection to that server trusts."""
+
+    private_key: pulumi.Output[str]
+    public_key: pulumi.Output[str]
+
+    def __init__(self, name: str, server: str, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(_HostKeyProvider(), name, {"server": server, "private_key": None, "public_key": None},
+                         _secret_outputs(opts, "private_key"))

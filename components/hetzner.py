@@ -16,15 +16,16 @@ import pulumi_docker as docker
 import pulumi_hcloud as hcloud
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
 
-from .cloud_init import render_user_data
+from .cloud_init import HostKey, render_user_data
 from .cloud_settings import HetznerHost
+from .generated import GeneratedHostKey
 from .host import Host, network_labels
+from .remote_exec import pinned_options, ssh_argv
 
 CLOUD_INIT_DEADLINE_S = 900
 # A Docker network whose containers have no route out; Postgres and Redis publish their ports on
 # the private address through it (an `internal` network cannot publish ports).
 NO_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
-SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=10"]
 
 
 class _CloudInitDone(ResourceProvider):
@@ -36,17 +37,23 @@ class _CloudInitDone(ResourceProvider):
         deadline = time.monotonic() + CLOUD_INIT_DEADLINE_S
         last = ""
         while time.monotonic() < deadline:
-            result = subprocess.run(["ssh", *SSH_OPTIONS, target, "cloud-init", "status", "--wait"],
+            result = subprocess.run(ssh_argv(target, ["cloud-init", "status", "--wait"],
+                                             pinned_options(props["host_key"]), props.get("port")),
                                     capture_output=True, text=True)
             if result.returncode == 0:
                 return CreateResult(id_=f"{props['server_id']}-cloud-init", outs=props)
             last = (result.stderr or result.stdout).strip()
+            if "REMOTE HOST IDENTIFICATION HAS CHANGED" in last or "Host key verification failed" in last:
+                raise RuntimeError(f"{target} presents another SSH host key than the one Preflight generated for it "
+                                   f"({props['host_key'].split()[0]} {props['host_key'].split()[1][-12:]}...): it is "
+                                   f"not the server this stack created, or it was not set up by its user data; "
+                                   f"nothing was deployed to it")
             time.sleep(10)
         raise RuntimeError(f"cloud-init on {target} did not finish within {CLOUD_INIT_DEADLINE_S}s (last: {last}); "
                            f"look at /var/log/cloud-init-output.log on the server")
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [k for k in ("server_id", "address", "user") if olds.get(k) != news.get(k)]
+        changed = [k for k in ("server_id", "address", "user", "host_key") if olds.get(k) != news.get(k)]
         return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=True)
 
 
@@ -54,8 +61,9 @@ class CloudInitDone(pulumi.dynamic.Resource):
     address: pulumi.Output[str]
 
     def __init__(self, name: str, server_id: pulumi.Input[str], address: pulumi.Input[str], user: str,
-                 opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__(_CloudInitDone(), name, {"server_id": server_id, "address": address, "user": user}, opts)
+                 host_key: pulumi.Input[str], opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(_CloudInitDone(), name, {"server_id": server_id, "address": address, "user": user,
+                                                  "host_key": host_key}, opts)
 
 
 def firewall_rules(settings: HetznerHost) -> list[hcloud.FirewallRuleArgs]:
@@ -78,13 +86,21 @@ class _HetznerServerHost(Host):
     """What every Hetzner server shares once it exists: wait for cloud-init, reach Docker over SSH."""
 
     server: hcloud.Server
+    host_key: GeneratedHostKey
+
+    def _user_data(self, name: str, settings: HetznerHost, data: bool) -> pulumi.Output[str]:
+        """The server's cloud-init, with the SSH host key generated for it (so the text is a secret)."""
+        self.host_key = GeneratedHostKey(f"{name}-host-key", server=name, opts=pulumi.ResourceOptions(parent=self))
+        return pulumi.Output.secret(pulumi.Output.all(self.host_key.private_key, self.host_key.public_key).apply(
+            lambda key: render_user_data(settings, data=data, host_key=HostKey(*key))))
 
     def _connect(self, name: str, settings: HetznerHost, address: pulumi.Output[str], stack: str) -> None:
         ready = CloudInitDone(f"{name}-cloud-init", self.server.id, address, settings.deploy_user,
-                              opts=pulumi.ResourceOptions(parent=self))
+                              self.host_key.public_key, opts=pulumi.ResourceOptions(parent=self))
         self.address = address
         self.docker_host = pulumi.Output.concat("ssh://", settings.deploy_user, "@", ready.address)
-        self.provider = docker.Provider(f"{name}-docker", host=self.docker_host, ssh_opts=SSH_OPTIONS,
+        self.ssh_options = self.host_key.public_key.apply(pinned_options)
+        self.provider = docker.Provider(f"{name}-docker", host=self.docker_host, ssh_opts=self.ssh_options,
                                         opts=pulumi.ResourceOptions(parent=self))
         self._networks(name, stack)
 
@@ -126,7 +142,7 @@ class HetznerDockerHost(_HetznerServerHost):
             f"{name}-server", name=settings.server_name, server_type=settings.server_type, image=settings.image,
             location=settings.location, backups=settings.backups, delete_protection=production,
             rebuild_protection=production, labels=labels, ssh_keys=[k.id for k in self.ssh_keys],
-            firewall_ids=[hcloud_id(self.firewall.id)], user_data=render_user_data(settings),
+            firewall_ids=[hcloud_id(self.firewall.id)], user_data=self._user_data(name, settings, data=True),
             public_nets=[hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv4=hcloud_id(self.ipv4.id),
                                                     ipv6_enabled=True, ipv6=hcloud_id(self.ipv6.id))],
             networks=[hcloud.ServerNetworkArgs(network_id=hcloud_id(self.network.id), ip=settings.private_ip)],
@@ -160,7 +176,7 @@ class HetznerAppServer(_HetznerServerHost):
             server_type=settings.app_server_type or settings.server_type, image=settings.image,
             location=settings.location, labels={**first.labels, "preflight-role": "app"},
             ssh_keys=[k.id for k in first.ssh_keys], firewall_ids=[hcloud_id(first.firewall.id)],
-            user_data=render_user_data(settings, data=False),
+            user_data=self._user_data(name, settings, data=False),
             public_nets=[hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv6_enabled=True)],
             networks=[hcloud.ServerNetworkArgs(network_id=hcloud_id(first.network.id), ip=self.private_address)],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[first.app_subnet]),

@@ -8,7 +8,7 @@ provider plus the two networks every other component attaches to.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -26,6 +26,7 @@ class Host(pulumi.ComponentResource):
 
     provider: docker.Provider
     docker_host: pulumi.Input[str]  # what `docker` is pointed at (DOCKER_HOST) to reach this engine
+    ssh_options: pulumi.Input[Sequence[str]] = ()  # servers: ssh trusting the server's pinned host key
     internal_network: docker.Network
     edge_network: docker.Network
     # Cloud hosts: the address on Hetzner's private network, where Postgres and Redis are published

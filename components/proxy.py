@@ -153,5 +153,6 @@ class ReverseProxy(pulumi.ComponentResource):
         self.sites_template = render_sites(routes)
         self.site_blocks = ProxySites(f"{name}-sites", template=self.sites_template, upstreams=upstreams,
                                       container=self.container.name, docker_host=host.docker_host,
+                                      ssh_options=host.ssh_options,
                                       opts=pulumi.ResourceOptions(parent=self, depends_on=[*depends_on, *after]))
         self.register_outputs({"container": self.container.name})

@@ -12,7 +12,7 @@ healthy never reaches this step, so the proxy never sends it a request.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
@@ -40,7 +40,7 @@ fi
 """
 
 
-KEYS = ("template", "upstreams", "container", "docker_host")
+KEYS = ("template", "upstreams", "container", "docker_host", "ssh_options")
 ROLE = "proxy-sites"  # how the policy pack finds the site blocks among dynamic resources
 
 
@@ -65,7 +65,8 @@ class ProxyRefusedSites(Exception):
 
 def switch_sites(props: dict[str, Any]) -> None:
     result = exec_in_container(props["docker_host"], props["container"], ["sh", "-c", switch_script()],
-                               stdin=fill_upstreams(props["template"], dict(props["upstreams"])))
+                               stdin=fill_upstreams(props["template"], dict(props["upstreams"])),
+                               ssh_options=list(props.get("ssh_options") or []))
     if result.returncode != 0:
         raise ProxyRefusedSites(
             f"the proxy {props['container']} did not take the new routes and keeps serving the previous ones: "
@@ -95,7 +96,7 @@ class ProxySites(pulumi.dynamic.Resource):
 
     def __init__(self, name: str, *, template: str, upstreams: Mapping[str, pulumi.Input[str]],
                  container: pulumi.Input[str], docker_host: pulumi.Input[str],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 ssh_options: pulumi.Input[Sequence[str]] = (), opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(_ProxySitesProvider(), name,
                          {"role": ROLE, "template": template, "upstreams": dict(upstreams), "container": container,
-                          "docker_host": docker_host}, opts)
+                          "docker_host": docker_host, "ssh_options": ssh_options}, opts)

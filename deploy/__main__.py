@@ -124,13 +124,14 @@ def gate_passes(target: auto.Stack, deadline_s: float) -> bool:
     return result.passed
 
 
-def docker_hosts(target: auto.Stack) -> list[str]:
+def docker_engines(target: auto.Stack) -> list[backups.Docker]:
     """The Docker engines the stack's containers run on (none before the first up)."""
     outputs = target.outputs()
     if "operations" not in outputs:
         return []
     operations = outputs["operations"].value
-    return [operations["docker_host"], *operations.get("app_docker_hosts", [])]
+    return [backups.Docker(e["host"], tuple(e.get("ssh_options") or ())) for e in operations.get("docker_engines", [])] \
+        or [backups.Docker(operations["docker_host"])]
 
 
 def cmd_up(args) -> int:
@@ -139,7 +140,7 @@ def cmd_up(args) -> int:
     record_running_release(target)
     errors: list[str] = []
     try:
-        with UnhealthyWatch(args.stack, docker_hosts(target), progress):
+        with UnhealthyWatch(args.stack, docker_engines(target), progress):
             apply(target, None, args.plan, errors)
         healthy = gate_passes(target, args.deadline)
     except auto.CommandError as error:
@@ -226,7 +227,7 @@ def cmd_backups(args) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     ops = stack.operations(stack.select(args.stack))
-    docker = backups.Docker(ops["docker_host"])
+    docker = backups.Docker.of(ops)
     try:
         if args.command == "backup":
             snapshot = backups.backup_now(docker, ops["backup_container"])

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
+from components.remote_exec import docker_argv
+
 WORK = "/var/lib/preflight-backup/work"
 EXIT_WRONG_PASSWORD = 3
 
@@ -28,14 +30,24 @@ class BackupError(RuntimeError):
         self.exit_code = exit_code
 
 
-@dataclass
+@dataclass(frozen=True)
 class Docker:
-    """The docker CLI against one engine (its DOCKER_HOST); `check` failures raise BackupError."""
+    """The docker CLI against one engine (its DOCKER_HOST; a server's over SSH, trusting its pinned
+    host key); `check` failures raise BackupError."""
 
     host: str
+    ssh_options: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, operations: Mapping[str, Any]) -> "Docker":
+        """The data server's engine, from the stack's `operations` output."""
+        return cls(operations["docker_host"], tuple(operations.get("ssh_options") or ()))
+
+    def argv(self, *args: str) -> list[str]:
+        return docker_argv(self.host, args, self.ssh_options)
 
     def run(self, *args: str, input: Optional[str | bytes] = None, check: bool = True) -> subprocess.CompletedProcess:
-        raw = subprocess.run(["docker", "--host", self.host, *args], capture_output=True,
+        raw = subprocess.run(self.argv(*args), capture_output=True,
                              input=input.encode() if isinstance(input, str) else input)
         result = subprocess.CompletedProcess(raw.args, raw.returncode, raw.stdout.decode(errors="replace"),
                                              raw.stderr.decode(errors="replace"))

@@ -19,31 +19,31 @@ from .backups import Docker
 
 
 class UnhealthyWatch:
-    def __init__(self, stack: str, docker_hosts: Iterable[str], report: Callable[[str], None]):
+    def __init__(self, stack: str, engines: Iterable[Docker], report: Callable[[str], None]):
         self.stack, self.report = stack, report
-        self.hosts = sorted(set(docker_hosts))
+        self.engines = sorted(set(engines), key=lambda engine: engine.host)
         self.removed: list[str] = []
         self._processes: list[subprocess.Popen] = []
         self._threads: list[threading.Thread] = []
 
     def __enter__(self) -> "UnhealthyWatch":
         label = f"label=preflight.stack={self.stack}"
-        for host in self.hosts:
-            listed = Docker(host).run("ps", "-aq", "--no-trunc", "--filter", label, check=False)
+        for engine in self.engines:
+            listed = engine.run("ps", "-aq", "--no-trunc", "--filter", label, check=False)
             if listed.returncode != 0:
-                self.report(f"not watching {host} for unhealthy containers: {listed.stderr.strip()}")
+                self.report(f"not watching {engine.host} for unhealthy containers: {listed.stderr.strip()}")
                 continue
             existing = set(listed.stdout.split())
             events = subprocess.Popen(
-                ["docker", "--host", host, "events", "--filter", "type=container", "--filter", label, "--format",
-                 "{{json .}}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                engine.argv("events", "--filter", "type=container", "--filter", label, "--format", "{{json .}}"),
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             self._processes.append(events)
-            thread = threading.Thread(target=self._follow, args=(host, events, existing), daemon=True)
+            thread = threading.Thread(target=self._follow, args=(engine, events, existing), daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
 
-    def _follow(self, host: str, events: subprocess.Popen, existing: set[str]) -> None:
+    def _follow(self, engine: Docker, events: subprocess.Popen, existing: set[str]) -> None:
         assert events.stdout is not None
         for line in events.stdout:
             try:
@@ -52,10 +52,9 @@ class UnhealthyWatch:
                 continue
             container = event.get("id") or event.get("Actor", {}).get("ID", "")
             if event.get("Action") == "health_status: unhealthy" and container and container not in existing:
-                self._remove(host, container, event.get("Actor", {}).get("Attributes", {}).get("name", container[:12]))
+                self._remove(engine, container, event.get("Actor", {}).get("Attributes", {}).get("name", container[:12]))
 
-    def _remove(self, host: str, container: str, name: str) -> None:
-        docker = Docker(host)
+    def _remove(self, docker: Docker, container: str, name: str) -> None:
         health = docker.run("inspect", "--format", "{{json .State.Health}}", container, check=False)
         try:
             last_check = (json.loads(health.stdout).get("Log") or [{}])[-1].get("Output", "").strip()

@@ -16,8 +16,10 @@ DYNAMIC = "pulumi-python:dynamic:Resource"
 # Outputs a real provider computes; the mocks supply stand-ins so dependent inputs resolve.
 COMPUTED = {
     "docker:index/remoteImage:RemoteImage": lambda args: {"imageId": f"sha256:{args.name}"},
-    # components/generated.py: passwords have a `length`, certificates and CSRs `hostnames`.
+    # components/generated.py: passwords have a `length`, host keys a `server`, certificates and CSRs `hostnames`.
     DYNAMIC: lambda args: ({"result": "P" * int(args.inputs["length"])} if "length" in args.inputs else
+                           {"private_key": "-----BEGIN OPENSSH PRIVATE KEY-----",
+                            "public_key": f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{args.name}"} if "server" in args.inputs else
                            {"cert_pem": "-----BEGIN CERTIFICATE-----", "key_pem": "-----BEGIN PRIVATE KEY-----",
                             "csr_pem": "-----BEGIN CERTIFICATE REQUEST-----"} if "hostnames" in args.inputs else {}),
     "hcloud:index/loadBalancer:LoadBalancer": lambda args: {"ipv4": "198.51.100.7", "ipv6": "2001:db8::7"},

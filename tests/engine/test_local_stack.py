@@ -334,7 +334,7 @@ def visits(deployed: Deployed, method: str = "GET") -> tuple[int, str]:
 
 def test_a_backup_is_drilled_into_a_scratch_database_and_restored_live(deployed):
     ops = deployed.project.stack.outputs()["operations"].value
-    docker = backups.Docker(ops["docker_host"])
+    docker = backups.Docker.of(ops)
     for _ in range(3):
         assert visits(deployed, "POST")[0] == 201
     assert json.loads(visits(deployed)[1]) == {"visits": 3}

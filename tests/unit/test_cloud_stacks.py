@@ -91,6 +91,25 @@ def test_the_server_is_hardened_and_in_the_private_network(production):
     assert server["labels"] == {"preflight-project": "preflight", "preflight-stack": "production", "preflight-role": "data"}
 
 
+def test_every_ssh_connection_trusts_only_the_host_key_the_program_generated_for_the_server(production):
+    server = one(production, "hcloud:index/server:Server")
+    [key] = [r for r in production.mocks.generated("server")]
+    public_key = f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{key.name}"  # what the mocks generate
+    cloud_config = yaml.safe_load(server.inputs["userData"])
+    assert "userData" in server.secret_inputs  # it carries the server's private host key
+    assert cloud_config["ssh_keys"] == {"ed25519_private": "-----BEGIN OPENSSH PRIVATE KEY-----",
+                                        "ed25519_public": public_key}
+    assert cloud_config["ssh_genkeytypes"] == [] and cloud_config["ssh_deletekeys"] is True
+    dynamic = production.mocks.of_type("pulumi-python:dynamic:Resource")
+    [sites] = [r for r in dynamic if r.inputs.get("role") == "proxy-sites"]
+    for options in (one(production, "pulumi:providers:docker").inputs["sshOpts"], sites.inputs["ssh_options"]):
+        assert f"KnownHostsCommand=/bin/echo %H {public_key}" in options
+        assert "StrictHostKeyChecking=yes" in options and "UserKnownHostsFile=/dev/null" in options
+        assert not any("accept-new" in option for option in options)
+    [wait] = [r for r in dynamic if "server_id" in r.inputs]
+    assert wait.inputs["host_key"] == public_key
+
+
 def test_production_keeps_data_and_addresses_and_staging_may_go(production, staging):
     for stack, kept in ((production, True), (staging, False)):
         server = one(stack, "hcloud:index/server:Server").inputs

@@ -6,7 +6,7 @@ import pytest
 
 from components.proxy import ProxyRoute, render_main, render_sites
 from components.proxy_sites import _ProxySitesProvider, fill_upstreams, upstream_marker
-from components.remote_exec import SSH_OPTIONS, exec_argv
+from components.remote_exec import exec_argv, pinned_options
 from components.settings import ProxySettings
 
 TEMPLATE = render_sites([ProxyRoute("api.example.com", "/", upstream_marker("api"), "/health"),
@@ -46,7 +46,10 @@ def test_the_proxy_container_carries_no_upstream_so_releases_do_not_replace_it()
 def test_the_switch_runs_in_the_proxy_on_the_local_engine_or_over_ssh():
     assert exec_argv("unix:///var/run/docker.sock", "proxy", ["sh", "-c", "echo hi"]) == [
         "docker", "--host", "unix:///var/run/docker.sock", "exec", "-i", "proxy", "sh", "-c", "echo hi"]
-    remote = exec_argv("ssh://deploy@203.0.113.10:2222", "proxy", ["sh", "-c", "echo 'hi there'"])
-    assert remote[:1 + len(SSH_OPTIONS)] == ["ssh", *SSH_OPTIONS]
+    options = pinned_options("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheServer rehearsal")
+    remote = exec_argv("ssh://deploy@203.0.113.10:2222", "proxy", ["sh", "-c", "echo 'hi there'"], options)
+    assert remote[:1 + len(options)] == ["ssh", *options]
+    assert "KnownHostsCommand=/bin/echo %H ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheServer" in options
+    assert "StrictHostKeyChecking=yes" in options and not any("accept-new" in o or o.endswith("=no") for o in options)
     assert remote[-2] == "deploy@203.0.113.10" and remote[remote.index("-p") + 1] == "2222"
     assert remote[-1] == "docker exec -i proxy sh -c 'echo '\"'\"'hi there'\"'\"''"
