@@ -6,6 +6,8 @@ server whose user data changes: a preview shows `replace` only when the settings
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Optional
@@ -13,6 +15,7 @@ from typing import Optional
 import yaml
 
 from .cloud_settings import HetznerHost
+from .ssh_settings import SshHost
 
 DATA_PORTS = (5432, 6379)  # components/database.py and cache.py
 
@@ -45,20 +48,21 @@ DOCKER_WAITS_FOR_VOLUME = f"""\
 [Unit]
 RequiresMountsFor={DATA_MOUNT}
 """
+HETZNER_VOLUME = "/dev/disk/by-id/scsi-0HC_Volume_*"
 # The data volume is attached after the server is created: wait for it, then mount it for good.
-MOUNT_VOLUME = f"""\
+MOUNT_VOLUME = """\
 #!/bin/sh
 set -eu
 for _ in $(seq 1 300); do
-  device=$(ls /dev/disk/by-id/scsi-0HC_Volume_* 2>/dev/null | head -n 1 || true)
+  device=$(ls {device} 2>/dev/null | head -n 1 || true)
   [ -n "$device" ] && break
   sleep 2
 done
-[ -n "$device" ] || {{ echo "no Hetzner volume attached" >&2; exit 1; }}
+[ -n "$device" ] || {{ echo "no data volume at {device}" >&2; exit 1; }}
 blkid "$device" >/dev/null || mkfs.ext4 -q "$device"
-mkdir -p {DATA_MOUNT}
-grep -q " {DATA_MOUNT} " /etc/fstab || echo "$device {DATA_MOUNT} ext4 discard,nofail,defaults 0 2" >>/etc/fstab
-mount {DATA_MOUNT} 2>/dev/null || mountpoint -q {DATA_MOUNT}
+mkdir -p {mount}
+grep -q " {mount} " /etc/fstab || echo "$device {mount} ext4 discard,nofail,defaults 0 2" >>/etc/fstab
+mount {mount} 2>/dev/null || mountpoint -q {mount}
 """
 
 
@@ -91,6 +95,59 @@ WantedBy=docker.service
 """
 
 
+# Servers without a provider firewall: inbound SSH from the admins, HTTP(S) from the edge (IPv6
+# reaches the proxy through Docker's userland proxy, so INPUT admits 80/443 too), nothing else.
+HOST_FIREWALL = """\
+#!/bin/sh
+set -eu
+apply() {{
+  t=$1 icmp=$2 admins=$3 edge=$4
+  $t -N PREFLIGHT-IN 2>/dev/null || $t -F PREFLIGHT-IN
+  $t -A PREFLIGHT-IN -i lo -j ACCEPT
+  $t -A PREFLIGHT-IN -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  $t -A PREFLIGHT-IN -p "$icmp" -j ACCEPT
+  for cidr in $admins; do $t -A PREFLIGHT-IN -p tcp --dport {port} -s "$cidr" -j ACCEPT; done
+  for cidr in $edge; do $t -A PREFLIGHT-IN -p tcp -m multiport --dports 80,443 -s "$cidr" -j ACCEPT; done
+  $t -A PREFLIGHT-IN -j DROP
+  $t -C INPUT -j PREFLIGHT-IN 2>/dev/null || $t -I INPUT -j PREFLIGHT-IN
+}}
+apply iptables icmp "{admin4}" "{edge4}"
+apply ip6tables ipv6-icmp "{admin6}" "{edge6}"
+"""
+HOST_FIREWALL_UNIT = """\
+[Unit]
+Description=Admit SSH from the admins and HTTP(S) from the edge only
+Wants=network-pre.target
+Before=network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/preflight-host-firewall
+
+[Install]
+WantedBy=multi-user.target
+"""
+# Docker's published ports (the proxy's 80/443 over IPv4) bypass INPUT: the same sources, in DOCKER-USER.
+# Connections from Docker's own bridges (containers going out) are not the edge's business.
+EDGE_FILTER = """\
+#!/bin/sh
+set -eu
+iptables -N PREFLIGHT-WEB 2>/dev/null || iptables -F PREFLIGHT-WEB
+iptables -A PREFLIGHT-WEB -i docker0 -j RETURN
+iptables -A PREFLIGHT-WEB -i br-+ -j RETURN
+for cidr in {edge4}; do iptables -A PREFLIGHT-WEB -s "$cidr" -j RETURN; done
+iptables -A PREFLIGHT-WEB -j DROP
+for port in 80 443; do
+  rule="-p tcp -m conntrack --ctstate NEW --ctorigdstport $port -j PREFLIGHT-WEB"
+  iptables -C DOCKER-USER $rule 2>/dev/null || iptables -I DOCKER-USER $rule
+done
+"""
+EDGE_FILTER_UNIT = DATA_PORTS_UNIT.replace("Admit Postgres and Redis only from the application subnet",
+                                           "Admit the proxy's ports from the edge only").replace(
+    "preflight-data-ports", "preflight-edge-filter")
+
+
 def _file(path: str, content: str, permissions: str = "0644") -> dict:
     return {"path": path, "content": content, "permissions": permissions, "owner": "root:root"}
 
@@ -103,50 +160,142 @@ class HostKey:
     public_key: str
 
 
+@dataclass(frozen=True)
+class HostFirewall:
+    """Servers without a provider firewall (`host.kind: ssh`) filter inbound traffic themselves."""
+
+    admin_cidrs: tuple[str, ...]
+    edge_ranges: tuple[str, ...]
+    ssh_port: int = 22
+
+
+@dataclass(frozen=True)
+class ServerBoot:
+    """What a server's user data is rendered from."""
+
+    deploy_user: str
+    admin_keys: tuple[str, ...]
+    data: bool  # keeps Postgres, Redis and the backups
+    private_ip: str  # the data server's private address, where Postgres and Redis are published
+    data_sources: str  # the only network admitted to them there
+    volume: Optional[str]  # the data volume's device (a glob is fine); None: Docker stays on the root disk
+    firewall: Optional[HostFirewall] = None
+    host_key: Optional[HostKey] = None
+    prepared_marker: bool = False  # record the user data's hash, so a check can tell how a server was prepared
+
+
+def hetzner_boot(host: HetznerHost, *, data: bool, host_key: Optional[HostKey]) -> ServerBoot:
+    return ServerBoot(host.deploy_user, tuple(host.ssh_keys[n] for n in sorted(host.ssh_keys)), data, host.private_ip,
+                      host.app_subnet, HETZNER_VOLUME if data else None, host_key=host_key)
+
+
 def render_user_data(host: HetznerHost, *, data: bool = True, host_key: Optional[HostKey] = None) -> str:
-    """#cloud-config for a server. data: the server with the volume, Postgres and Redis (the only
-    server when app_servers is 1); otherwise an application server, whose disk holds nothing to keep.
-    Both depend on settings that do not change with app_servers, so growing replaces no server.
+    """#cloud-config for a Hetzner server. data: the server with the volume, Postgres and Redis (the
+    only server when app_servers is 1); otherwise an application server, whose disk holds nothing to
+    keep. Both depend on settings that do not change with app_servers, so growing replaces no server.
     host_key: the only host key its sshd presents (every connection Preflight makes pins it)."""
-    data_files = [
-        _file("/etc/docker/daemon.json", json.dumps(DOCKER_DAEMON, indent=2) + "\n"),
+    return render_boot(hetzner_boot(host, data=data, host_key=host_key))
+
+
+def _by_family(cidrs: tuple[str, ...], version: int) -> str:
+    return " ".join(c for c in cidrs if ipaddress.ip_network(c, strict=False).version == version)
+
+
+def firewall_files(firewall: HostFirewall) -> list[dict]:
+    admin = {v: _by_family(firewall.admin_cidrs, v) for v in (4, 6)}
+    edge = {v: _by_family(firewall.edge_ranges, v) for v in (4, 6)}
+    return [
+        _file("/usr/local/sbin/preflight-host-firewall", HOST_FIREWALL.format(
+            port=firewall.ssh_port, admin4=admin[4], admin6=admin[6], edge4=edge[4], edge6=edge[6]), "0755"),
+        _file("/etc/systemd/system/preflight-host-firewall.service", HOST_FIREWALL_UNIT),
+        _file("/usr/local/sbin/preflight-edge-filter", EDGE_FILTER.format(edge4=edge[4]), "0755"),
+        _file("/etc/systemd/system/preflight-edge-filter.service", EDGE_FILTER_UNIT),
+    ]
+
+
+def render_boot(boot: ServerBoot) -> str:
+    """#cloud-config for a server described by `boot`."""
+    volume_files = [
         _file("/etc/systemd/system/docker.service.d/10-preflight-volume.conf", DOCKER_WAITS_FOR_VOLUME),
-        _file("/usr/local/sbin/preflight-mount-volume", MOUNT_VOLUME, "0755"),
+        _file("/usr/local/sbin/preflight-mount-volume", MOUNT_VOLUME.format(device=boot.volume, mount=DATA_MOUNT),
+              "0755"),
+    ] if boot.volume else []
+    daemon = DOCKER_DAEMON if boot.volume else {k: v for k, v in DOCKER_DAEMON.items() if k != "data-root"}
+    data_files = [
+        *volume_files,
         _file("/usr/local/sbin/preflight-data-ports", DATA_PORTS_FILTER.format(
-            ports=" ".join(map(str, DATA_PORTS)), address=host.private_ip, sources=host.app_subnet), "0755"),
+            ports=" ".join(map(str, DATA_PORTS)), address=boot.private_ip, sources=boot.data_sources), "0755"),
         _file("/etc/systemd/system/preflight-data-ports.service", DATA_PORTS_UNIT),
         _file("/etc/sysctl.d/90-preflight-bind.conf", NONLOCAL_BIND),
     ]
-    app_daemon = {k: v for k, v in DOCKER_DAEMON.items() if k != "data-root"}
-    data_commands = [["sysctl", "--system"], ["/usr/local/sbin/preflight-mount-volume"], ["systemctl", "daemon-reload"],
-                     ["systemctl", "restart", "docker"], ["systemctl", "enable", "--now", "preflight-data-ports"]]
+    data_commands = [["sysctl", "--system"], *([["/usr/local/sbin/preflight-mount-volume"]] if boot.volume else []),
+                     ["systemctl", "daemon-reload"], ["systemctl", "restart", "docker"],
+                     ["systemctl", "enable", "--now", "preflight-data-ports"]]
+    firewall_commands = [["systemctl", "daemon-reload"],
+                         ["systemctl", "enable", "--now", "preflight-host-firewall", "preflight-edge-filter"]]
+    sshd = SSHD_CONFIG.format(user=boot.deploy_user)
+    if boot.firewall and boot.firewall.ssh_port != 22:
+        sshd += f"Port {boot.firewall.ssh_port}\n"
     config = {
         "groups": ["docker"],  # before the package creates it, so the deploy user can join
         "users": [{
-            "name": host.deploy_user,
+            "name": boot.deploy_user,
             "groups": ["docker"],
             "shell": "/bin/bash",
             "lock_passwd": True,
-            "ssh_authorized_keys": [host.ssh_keys[name] for name in sorted(host.ssh_keys)],
+            "ssh_authorized_keys": list(boot.admin_keys),
         }],
         "disable_root": True,
         "ssh_pwauth": False,
         **({"ssh_deletekeys": True, "ssh_genkeytypes": [],
-            "ssh_keys": {"ed25519_private": host_key.private_key, "ed25519_public": host_key.public_key}}
-           if host_key else {}),
+            "ssh_keys": {"ed25519_private": boot.host_key.private_key, "ed25519_public": boot.host_key.public_key}}
+           if boot.host_key else {}),
         "package_update": True,
         "package_upgrade": True,
         "packages": ["docker.io", "fail2ban", "unattended-upgrades"],
         "write_files": [
-            _file("/etc/ssh/sshd_config.d/90-preflight.conf", SSHD_CONFIG.format(user=host.deploy_user)),
+            _file("/etc/ssh/sshd_config.d/90-preflight.conf", sshd),
             _file("/etc/fail2ban/jail.d/sshd.local", FAIL2BAN_JAIL),
             _file("/etc/apt/apt.conf.d/20auto-upgrades", AUTO_UPGRADES),
-            *(data_files if data else [_file("/etc/docker/daemon.json", json.dumps(app_daemon, indent=2) + "\n")]),
+            _file("/etc/docker/daemon.json", json.dumps(daemon, indent=2) + "\n"),
+            *(data_files if boot.data else []),
+            *(firewall_files(boot.firewall) if boot.firewall else []),
         ],
         "runcmd": [
-            *(data_commands if data else [["systemctl", "restart", "docker"]]),
+            *(data_commands if boot.data else [["systemctl", "restart", "docker"]]),
+            *(firewall_commands if boot.firewall else []),
             ["systemctl", "enable", "--now", "docker", "fail2ban", "unattended-upgrades"],
             ["systemctl", "restart", "ssh"],
         ],
     }
+    if boot.prepared_marker:
+        config["write_files"].append(_file(PREPARED_MARKER, user_data_hash(_dump(config)) + "\n"))
+    return _dump(config)
+
+
+PREPARED_MARKER = "/etc/preflight/user-data.sha256"
+
+
+def _dump(config: dict) -> str:
     return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, width=1000)
+
+
+def user_data_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def prepared_hash(user_data: str) -> str:
+    """The hash a server prepared with `user_data` keeps in PREPARED_MARKER."""
+    config = yaml.safe_load(user_data)
+    [marker] = [f for f in config["write_files"] if f["path"] == PREPARED_MARKER]
+    return marker["content"].strip()
+
+
+def ssh_boot(host: SshHost, index: int, host_key: Optional[HostKey]) -> ServerBoot:
+    """Server `index` of `host.kind: ssh` (0: the data server): a host firewall in place of the
+    provider's, and the marker that tells how the server was prepared."""
+    return ServerBoot(host.user, tuple(host.ssh_keys[n] for n in sorted(host.ssh_keys)), index == 0, host.private_ip,
+                      host.data_sources, host.data_device if index == 0 else None,
+                      firewall=HostFirewall(tuple(host.admin_cidrs),
+                                            (*host.edge_ranges.ipv4, *host.edge_ranges.ipv6), host.port),
+                      host_key=host_key, prepared_marker=True)

@@ -30,6 +30,18 @@ class CloudflareRanges(Strict):
     ipv6: list[Network] = Field(default_factory=lambda: list(cloudflare_ips.IPV6), min_length=1)
 
 
+def check_admin_cidrs(cls, cidrs: list[str]) -> list[str]:
+    """SSH is admitted from networks, never from anywhere."""
+    for cidr in cidrs:
+        try:
+            network = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise _fix("{cidr} is not a network; write it as address/prefix (203.0.113.0/24)", cidr=cidr)
+        if network.prefixlen == 0:
+            raise _fix("{cidr} admits SSH from anywhere; list the admins' networks instead", cidr=cidr)
+    return cidrs
+
+
 class LoadBalancerSettings(Strict):
     """Hetzner's load balancer in front of the application servers (used when app_servers > 1)."""
 
@@ -93,17 +105,7 @@ class HetznerHost(Strict):
     def load_balancer_ip(self) -> str:
         return str(ipaddress.ip_network(self.app_subnet).network_address + 5)
 
-    @field_validator("admin_cidrs")
-    @classmethod
-    def _no_open_ssh(cls, cidrs: list[str]) -> list[str]:
-        for cidr in cidrs:
-            try:
-                network = ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                raise _fix("{cidr} is not a network; write it as address/prefix (203.0.113.0/24)", cidr=cidr)
-            if network.prefixlen == 0:
-                raise _fix("{cidr} admits SSH from anywhere; list the admins' networks instead", cidr=cidr)
-        return cidrs
+    _cidrs = field_validator("admin_cidrs")(check_admin_cidrs)
 
     @model_validator(mode="after")
     def _addresses_fit(self) -> "HetznerHost":

@@ -97,11 +97,15 @@ class CloudflareEdge(pulumi.ComponentResource):
                 opts=child)
         self.register_outputs({"hostnames": sorted(hostnames)})
 
-    def route_to(self, ipv4: pulumi.Input[str], ipv6: pulumi.Input[str], after: Sequence[pulumi.Resource] = ()) -> None:
-        """Proxied A/AAAA records of every hostname. after: what must serve before traffic moves
-        here (when growing to several servers: every server healthy behind the load balancer)."""
+    def route_to(self, records: Sequence[tuple[str, pulumi.Input[str]]], after: Sequence[pulumi.Resource] = ()) -> None:
+        """Proxied records (type, address) of every hostname: A and AAAA of the one server or the load
+        balancer, or one per application server. after: what must serve before traffic moves here
+        (when growing to several servers: every server healthy behind the load balancer)."""
         for hostname in self._hostnames:
-            for record_type, address in (("A", ipv4), ("AAAA", ipv6)):
-                cloudflare.DnsRecord(f"{self._name}-{hostname}-{record_type.lower()}", zone_id=self._zone, name=hostname,
-                                     type=record_type, content=address, proxied=True, ttl=1,
+            seen: dict[str, int] = {}
+            for record_type, address in records:
+                seen[record_type] = seen.get(record_type, 0) + 1
+                suffix = "" if seen[record_type] == 1 else f"-{seen[record_type]}"
+                cloudflare.DnsRecord(f"{self._name}-{hostname}-{record_type.lower()}{suffix}", zone_id=self._zone,
+                                     name=hostname, type=record_type, content=address, proxied=True, ttl=1,
                                      opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)))

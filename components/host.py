@@ -14,6 +14,7 @@ import pulumi
 import pulumi_docker as docker
 
 from .settings import LocalHost, StackSettings
+from .ssh_settings import SshHost
 
 
 def network_labels(stack: str) -> list[docker.NetworkLabelArgs]:
@@ -109,6 +110,12 @@ def create_hosts(name: str, settings: StackSettings, opts: Optional[pulumi.Resou
             return Hosts(local, [local])
         return Hosts(local, [LocalAppHost(f"{name}-app{index}", local, index, settings.stack, opts)
                              for index in range(1, settings.host.app_servers + 1)])
+    if isinstance(settings.host, SshHost):
+        from .ssh_host import SshServerHost  # imports Host from here
+
+        servers = [SshServerHost(name if index == 0 else f"{name}-app{index}", settings.host, index, settings.stack, opts)
+                   for index in range(len(settings.host.servers))]
+        return Hosts(servers[0], servers[1:] or servers[:1])
     from .hetzner import HetznerAppServer, HetznerDockerHost  # imports Host from here
 
     first = HetznerDockerHost(name, settings.host, settings.stack, production=settings.protect_data, opts=opts)

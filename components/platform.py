@@ -10,6 +10,7 @@ import pulumi
 from .backup import Backup
 from .cache import Cache
 from .cloud_settings import HetznerHost, S3Repository
+from .ssh_settings import SshHost
 from .certificates import SelfSignedCertificate
 from .containers import secret_path
 from .database import Database
@@ -78,10 +79,7 @@ class Platform(pulumi.ComponentResource):
             previous_gate = self._applications(name, loaded, index, app_host, routes, previous_gate)
         self.proxy = self.proxies[0]
         if self.edge is not None:
-            # Where Cloudflare sends traffic: the load balancer once every server serves, or the one server.
-            ipv4, ipv6 = ((self.load_balancer.ipv4, self.load_balancer.ipv6) if self.load_balancer is not None
-                          else (self.host.ipv4.ip_address, self.host.ipv6.ip_address))
-            self.edge.route_to(ipv4, ipv6, after=previous_gate or self.proxies)
+            self.edge.route_to(self._edge_records(settings), after=previous_gate or self.proxies)
 
         base = {n: f"https://{settings.hostname(s.route)}{settings.proxy.public_port_suffix}"
                 for n, s in sorted(settings.services.items()) if s.route is not None}
@@ -125,6 +123,17 @@ class Platform(pulumi.ComponentResource):
         if self.load_balancer is None:  # the local rehearsal: Docker's healthchecks are the gate
             return [proxy.site_blocks, proxy, *on_host.values()]
         return [self._roll_out(name, index, loaded, app_host, proxy, list(on_host.values()))]
+
+    def _edge_records(self, settings: StackSettings) -> list[tuple[str, pulumi.Input[str]]]:
+        """Where Cloudflare sends traffic: the load balancer once every server serves, the one Hetzner
+        server, or (servers you have) the load balancer you named or every application server."""
+        if self.load_balancer is not None:
+            return [("A", self.load_balancer.ipv4), ("AAAA", self.load_balancer.ipv6)]
+        if isinstance(settings.host, SshHost):
+            addresses = ([settings.host.load_balancer_address] if settings.host.load_balancer_address
+                         else [host.address for host in self.hosts.apps])
+            return [("AAAA" if ":" in address else "A", address) for address in addresses]
+        return [("A", self.host.ipv4.ip_address), ("AAAA", self.host.ipv6.ip_address)]
 
     def _load_balancer(self, name: str, settings: StackSettings, routes: list[ProxyRoute],
                        child: pulumi.ResourceOptions):

@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from .cloud_settings import BackupSettings, EdgeSettings, HetznerHost, MonitoringSettings, S3Repository
 from .secret_names import looks_secret
+from .ssh_settings import SshHost
 from .setting_types import DnsLabel, Domain, EnvName, ImageRef, Name, Port, Strict
 
 NAMESPACE = "preflight"
@@ -59,7 +60,8 @@ class LocalHost(Strict):
                              "released one after another")
 
 
-HostSettings = Annotated[Union[LocalHost, HetznerHost], Field(discriminator="kind")]
+HostSettings = Annotated[Union[LocalHost, HetznerHost, SshHost], Field(discriminator="kind")]
+PUBLIC_HOSTS = ("hetzner", "ssh")
 CLOUD_ENVIRONMENTS = ("production", "staging")
 
 
@@ -202,16 +204,17 @@ class StackSettings(Strict):
             raise _at(("environment",), "stack {stack} must have environment {stack}, not {env}; "
                       "fix preflight:environment in Pulumi.{stack}.yaml", stack=self.stack, env=self.environment)
         if self.environment in CLOUD_ENVIRONMENTS:
-            if self.host.kind != "hetzner":
-                raise _at(("host", "kind"), "{env} runs on a Hetzner server: set kind: hetzner with server_name, "
-                          "network_name, ssh_keys and admin_cidrs", env=self.environment)
+            if self.host.kind not in PUBLIC_HOSTS:
+                raise _at(("host", "kind"), "{env} runs on public servers: set kind: hetzner (server_name, "
+                          "network_name, ssh_keys, admin_cidrs) or kind: ssh (servers you have: servers, ssh_keys, "
+                          "admin_cidrs)", env=self.environment)
             for section in ("edge", "monitoring"):
                 if getattr(self, section) is None:
                     raise _at((section,), "{env} needs preflight:{section} (see the README's cloud stacks section)",
                               env=self.environment, section=section)
         elif self.edge is not None or self.monitoring is not None:
             raise _at(("edge" if self.edge is not None else "monitoring",), "the Cloudflare edge and monitoring need "
-                      "a public host (host.kind: hetzner); remove this section from the {env} stack",
+                      "a public host (host.kind: hetzner or ssh); remove this section from the {env} stack",
                       env=self.environment)
         for name in self.secrets:
             if name in PLATFORM_SECRETS:
@@ -303,6 +306,12 @@ def stack_separation_problems(settings: StackSettings, other_stack: str, other: 
             if other_host.get(key) == getattr(settings.host, key):
                 problems.append(f"{NAMESPACE}:host.{key}: {getattr(settings.host, key)} is also {other_stack}'s; "
                                 f"name this stack's {key.split('_')[0]} after the stack")
+    if isinstance(settings.host, SshHost):
+        theirs = {s.get("address") for s in other_host.get("servers") or [] if isinstance(s, dict)}
+        shared_servers = sorted(theirs & {server.address for server in settings.host.servers})
+        if shared_servers:
+            problems.append(f"{NAMESPACE}:host.servers: {', '.join(shared_servers)} is also a server of {other_stack}; "
+                            "production and staging never share a server")
     other_routes = other.get("services") if isinstance(other.get("services"), dict) else {}
     other_hostnames = {f"{svc['route']['subdomain']}.{other.get('domain')}" for svc in other_routes.values()
                        if isinstance(svc, dict) and isinstance(svc.get("route"), dict) and "subdomain" in svc["route"]}
@@ -458,7 +467,7 @@ FIXES = {
 
 # pydantic puts the chosen variant of a tagged union into the location (host.hetzner.app_servers);
 # the user wrote host.app_servers.
-UNION_TAGS = {"host": ("local", "hetzner"), "repository": ("volume", "s3")}
+UNION_TAGS = {"host": ("local", "hetzner", "ssh"), "repository": ("volume", "s3")}
 
 
 def _describe(error: Mapping[str, Any], stack: str) -> str:

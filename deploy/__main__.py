@@ -10,6 +10,7 @@
   releases STACK        the releases that passed the gate (kept as stack tags)
   rollback STACK [N]    return to release N (default: the one before the current)
   drift STACK           refresh, then expect no changes; a report of what differs
+  user-data STACK [SERVER]   the cloud-init user data a server of `host.kind: ssh` must be created with
   destroy STACK [--confirm STACK]   production needs the stack name typed again
   backup STACK | snapshots STACK | restore-drill STACK | restore STACK --snapshot ID --confirm STACK
 
@@ -213,6 +214,32 @@ def cmd_drift(args) -> int:
     return EXIT_DRIFT if report.steps else 0
 
 
+def plain(value):
+    """A state value as exported with --show-secrets (secrets come wrapped with their plaintext)."""
+    if isinstance(value, dict) and "plaintext" in value:
+        return json.loads(value["plaintext"])
+    return value
+
+
+def cmd_user_data(args) -> int:
+    """The user data a server of `host.kind: ssh` must be created with (the provider's user-data
+    field, or a cloud-init seed), as the last `up` rendered it."""
+    deployment = stack.select(args.stack).export_stack().deployment or {}
+    rendered = {plain(r["outputs"]["server"]): plain(r["outputs"]["user_data"]) for r in deployment.get("resources") or []
+                if plain((r.get("outputs") or {}).get("role")) == "user-data"}
+    if not rendered:
+        print(f"no user data in {args.stack} yet: run `python -m deploy up {args.stack}` first; it generates each "
+              f"server's host key and user data, and stops before deploying to a server not prepared with it",
+              file=sys.stderr)
+        return EXIT_FAILED
+    name = args.server or (next(iter(rendered)) if len(rendered) == 1 else None)
+    if name not in rendered:
+        print(f"name the server: one of {', '.join(sorted(rendered))}", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(rendered[name])
+    return 0
+
+
 def cmd_destroy(args) -> int:
     if args.stack == "production" and args.confirm != args.stack:
         print("refusing to destroy production: pass --confirm production", file=sys.stderr)
@@ -272,6 +299,8 @@ def parser() -> argparse.ArgumentParser:
     command("releases", cmd_releases, "releases that passed the health gate")
     command("rollback", cmd_rollback, "return to an earlier release").add_argument("release", type=int, nargs="?")
     command("drift", cmd_drift, "refresh and report what differs from the program")
+    command("user-data", cmd_user_data, "print the user data a server (host.kind: ssh) must be created with") \
+        .add_argument("server", nargs="?", help="data, app1, app2, ... (default: the only one)")
     command("destroy", cmd_destroy, "destroy the stack").add_argument("--confirm", metavar="STACK")
     for name, help_text in (("backup", "take a backup now"), ("snapshots", "list backup snapshots"),
                             ("restore-drill", "restore the newest snapshot into a scratch database and check it")):

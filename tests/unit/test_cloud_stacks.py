@@ -102,7 +102,9 @@ def test_every_ssh_connection_trusts_only_the_host_key_the_program_generated_for
     assert cloud_config["ssh_genkeytypes"] == [] and cloud_config["ssh_deletekeys"] is True
     dynamic = production.mocks.of_type("pulumi-python:dynamic:Resource")
     [sites] = [r for r in dynamic if r.inputs.get("role") == "proxy-sites"]
-    for options in (one(production, "pulumi:providers:docker").inputs["sshOpts"], sites.inputs["ssh_options"]):
+    # Provider configuration reaches the provider JSON-encoded.
+    for options in (json.loads(one(production, "pulumi:providers:docker").inputs["sshOpts"]), sites.inputs["ssh_options"]):
+        assert isinstance(options, list)
         assert f"KnownHostsCommand=/bin/echo %H {public_key}" in options
         assert "StrictHostKeyChecking=yes" in options and "UserKnownHostsFile=/dev/null" in options
         assert not any("accept-new" in option for option in options)

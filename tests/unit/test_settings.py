@@ -135,7 +135,7 @@ def test_environment_must_match_stack(local):
 def test_unknown_host_kind(local):
     local["host"] = {"kind": "kubernetes"}
     [problem] = problems(local)
-    assert problem == "preflight:host: set 'kind' to one of: 'local', 'hetzner'"
+    assert problem == "preflight:host: set 'kind' to one of: 'local', 'hetzner', 'ssh'"
 
 
 def test_route_without_port(local):

@@ -1,0 +1,47 @@
+"""The host firewall of servers you have (`host.kind: ssh`), run by real iptables in a network
+namespace of its own, so the machine's rules are not touched."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+
+from components.cloud_init import ssh_boot, render_boot
+from components.ssh_settings import SshHost
+from tests import daemons
+
+HOST = SshHost(kind="ssh", servers=[{"address": "198.51.100.10", "private_address": "10.10.1.10"}],
+               ssh_keys={"ops": "ssh-ed25519 " + "A" * 68}, admin_cidrs=["203.0.113.0/24", "2001:db8:1::/48"],
+               port=2222, edge_ranges={"ipv4": ["173.245.48.0/20"], "ipv6": ["2400:cb00::/32"]})
+
+
+def script(path: str) -> str:
+    files = {f["path"]: f["content"] for f in yaml.safe_load(render_boot(ssh_boot(HOST, 0, None)))["write_files"]}
+    return files[path]
+
+
+def test_inbound_admits_ssh_from_the_admins_and_web_from_the_edge_and_nothing_else(tmp_path):
+    missing = [p for p in daemons.missing_packages() if p in ("iptables", "util-linux")]
+    if missing:
+        pytest.fail("this test needs these Debian packages, which `make test` installs: " + ", ".join(missing))
+    for name in ("preflight-host-firewall", "preflight-edge-filter"):
+        (tmp_path / name).write_text(script(f"/usr/local/sbin/{name}"))
+    # Run twice: the units run again at every boot and whenever Docker restarts.
+    result = subprocess.run(
+        ["unshare", "--net", "sh", "-c", f"iptables -N DOCKER-USER && for i in 1 2; do sh {tmp_path}/preflight-host-firewall"
+         f" && sh {tmp_path}/preflight-edge-filter; done && iptables -S && ip6tables -S PREFLIGHT-IN"],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    rules = result.stdout.splitlines()
+    assert rules.count("-A INPUT -j PREFLIGHT-IN") == 1
+    assert "-A PREFLIGHT-IN -s 203.0.113.0/24 -p tcp -m tcp --dport 2222 -j ACCEPT" in rules
+    assert "-A PREFLIGHT-IN -s 173.245.48.0/20 -p tcp -m multiport --dports 80,443 -j ACCEPT" in rules
+    assert "-A PREFLIGHT-IN -s 2001:db8:1::/48 -p tcp -m tcp --dport 2222 -j ACCEPT" in rules
+    assert rules.count("-A PREFLIGHT-IN -j DROP") == 2  # IPv4 and IPv6: nothing else comes in
+    web = [r for r in rules if r.startswith("-A PREFLIGHT-WEB")]
+    assert web == ["-A PREFLIGHT-WEB -i docker0 -j RETURN", "-A PREFLIGHT-WEB -i br-+ -j RETURN",
+                   "-A PREFLIGHT-WEB -s 173.245.48.0/20 -j RETURN", "-A PREFLIGHT-WEB -j DROP"]
+    assert sorted(r for r in rules if r.startswith("-A DOCKER-USER")) == sorted(
+        f"-A DOCKER-USER -p tcp -m conntrack --ctstate NEW --ctorigdstport {port} -j PREFLIGHT-WEB" for port in (80, 443))
