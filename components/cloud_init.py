@@ -68,11 +68,14 @@ mount {mount} 2>/dev/null || mountpoint -q {mount}
 
 # Postgres and Redis are published on the data server's private address (so application servers
 # can reach them); Docker's published ports bypass the INPUT chain, so the filter sits in DOCKER-USER.
+# It judges the client's packets only (--ctdir ORIGINAL): the answers come from the container's
+# address and would otherwise be dropped too (found by the rehearsal: no application server reached
+# Postgres).
 DATA_PORTS_FILTER = """\
 #!/bin/sh
 set -eu
 for port in {ports}; do
-  rule="-p tcp -m conntrack --ctorigdst {address} --ctorigdstport $port ! -s {sources} -j DROP"
+  rule="-p tcp -m conntrack --ctdir ORIGINAL --ctorigdst {address} --ctorigdstport $port ! -s {sources} -j DROP"
   iptables -C DOCKER-USER $rule 2>/dev/null || iptables -I DOCKER-USER $rule
 done
 """

@@ -19,7 +19,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
 from .cloud_init import HostKey, render_user_data
 from .cloud_settings import HetznerHost
 from .generated import GeneratedHostKey
-from .host import Host, network_labels
+from .host import Host, data_access_network, network_labels
 from .remote_exec import pinned_options, ssh_argv
 
 CLOUD_INIT_DEADLINE_S = 900
@@ -182,4 +182,5 @@ class HetznerAppServer(_HetznerServerHost):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[first.app_subnet]),
         )
         self._connect(name, settings, self.server.ipv4_address, stack)
+        self.data_network = data_access_network(name, self, stack)
         self.register_outputs({"server": self.server.name, "private_ip": self.private_address})

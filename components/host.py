@@ -34,6 +34,10 @@ class Host(pulumi.ComponentResource):
     # for the other servers, and the Docker network that publishes them.
     private_address: Optional[str] = None
     private_network: Optional[docker.Network] = None
+    # Application servers of several: the data server is another machine, reached over the private
+    # network; containers that use Postgres or Redis join this network (a bridge with a route out,
+    # so their connections leave from the server's private address, which the data server admits).
+    data_network: Optional[docker.Network] = None
     # Hosts that share one Docker engine (the local rehearsal of several servers) publish the
     # proxy's ports shifted by this much.
     port_offset: int = 0
@@ -78,6 +82,12 @@ class LocalAppHost(Host):
         self.edge_network = docker.Network(f"{name}-edge", labels=network_labels(stack),
                                            opts=pulumi.ResourceOptions(parent=self, provider=self.provider))
         self.register_outputs({"edge_network": self.edge_network.name})
+
+
+def data_access_network(name: str, host: Host, stack: str) -> docker.Network:
+    """The network an application server's containers reach the data server through."""
+    return docker.Network(f"{name}-data", labels=network_labels(stack),
+                          opts=pulumi.ResourceOptions(parent=host, provider=host.provider))
 
 
 def data_networks(host: Host) -> dict[str, pulumi.Input[str]]:

@@ -28,7 +28,8 @@ def pinned_options(public_key: str) -> list[str]:
 
 def ssh_argv(target: str, remote_command: Sequence[str], ssh_options: Sequence[str], port: int | None = None) -> list[str]:
     """`remote_command` run on `target` (user@host); the remote shell gets it quoted as one line."""
-    return ["ssh", *ssh_options, *(["-p", str(port)] if port else []), target, shlex.join(remote_command)]
+    # Dynamic providers get numbers back from the engine as floats (22.0).
+    return ["ssh", *ssh_options, *(["-p", str(int(port))] if port else []), target, shlex.join(remote_command)]
 
 
 def docker_argv(docker_host: str, args: Sequence[str], ssh_options: Sequence[str] = ()) -> list[str]:

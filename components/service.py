@@ -46,6 +46,9 @@ class Service(pulumi.ComponentResource):
         files = [SecretFile(secret_path(secret), value) for secret, value in sorted(secret_files.items())]
         envs = [f"{k}={v}" for k, v in sorted({**env, **settings.env}.items())]
 
+        data_reach: dict[str, pulumi.Input[str]] = {"internal": host.internal_network.name}
+        if host.data_network is not None and (settings.uses_database or settings.uses_cache):
+            data_reach["data"] = host.data_network.name
         gate: pulumi.Input[str] = "none"
         if settings.migrate_command and run_migrations:
             self.migration = docker.Container(
@@ -54,7 +57,7 @@ class Service(pulumi.ComponentResource):
                 command=settings.migrate_command,
                 envs=envs,
                 uploads=uploads(files),
-                networks_advanced=networks({"internal": host.internal_network.name}, alias=f"{service_name}-migrate"),
+                networks_advanced=networks(data_reach, alias=f"{service_name}-migrate"),
                 labels=labels(stack, name, role="migration"),
                 log_driver="json-file",
                 log_opts=dict(LOG_ROTATION),
@@ -79,7 +82,7 @@ class Service(pulumi.ComponentResource):
             # Other services reach it as `service_name` on the internal network. On the edge network it
             # answers only to its own container name: the proxy is switched to that name once the
             # container is healthy, so a new container never shares a name the proxy sends traffic to.
-            networks_advanced=[*networks({"internal": host.internal_network.name}, alias=service_name),
+            networks_advanced=[*networks(data_reach, alias=service_name),
                                *([docker.ContainerNetworksAdvancedArgs(name=host.edge_network.name)]
                                  if settings.route is not None else [])],
             # Explicitly create-before-delete (the docker provider defaults containers to

@@ -23,11 +23,12 @@ from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateRes
 from .cloud_init import PREPARED_MARKER, HostKey, prepared_hash, render_boot, ssh_boot
 from .generated import GeneratedHostKey
 from .hetzner import NO_MASQUERADE
-from .host import Host, network_labels
+from .host import Host, data_access_network, network_labels
 from .remote_exec import pinned_options, ssh_argv
 from .ssh_settings import SshHost
 
 READY_DEADLINE_S = 900  # a server that was just (re)built may still be running cloud-init
+UNREACHABLE_DEADLINE_S = 60  # a server you have answers SSH; one that does not is refused, not awaited
 USER_DATA_ROLE = "user-data"  # how `deploy user-data` finds the rendered text in the state
 
 
@@ -44,17 +45,22 @@ class _ServerPreparedProvider(ResourceProvider):
         target, how = f"{props['user']}@{props['address']}", (
             f"prepare it with its user data (`python -m deploy user-data {props['stack']} {props['server']}` prints it "
             f"for the provider's user-data field), then run up again; nothing was deployed to it")
-        deadline, last = time.monotonic() + READY_DEADLINE_S, ""
+        deadline, last = time.monotonic() + UNREACHABLE_DEADLINE_S, ""
         while time.monotonic() < deadline:
             result = subprocess.run(
-                ssh_argv(target, ["sh", "-c", f"cat {PREPARED_MARKER} && cloud-init status --wait >/dev/null"],
-                         pinned_options(props["host_key"]), props["port"]), capture_output=True, text=True)
+                ssh_argv(target, ["sh", "-c", f"cat {PREPARED_MARKER} && cloud-init status --wait --long"],
+                         pinned_options(props["host_key"]), props["port"]), capture_output=True, text=True,
+                timeout=READY_DEADLINE_S)
             output = (result.stderr + result.stdout).strip()
             if key_mismatch(output):
                 raise ServerNotPrepared(f"server {props['server']} ({target}) presents another SSH host key than the one "
                                         f"Preflight generated for it: it was not prepared with its user data; {how}")
+            if "status: error" in result.stdout:
+                raise ServerNotPrepared(f"cloud-init failed on server {props['server']} ({target}): "
+                                        f"{' '.join(result.stdout.split('detail:')[-1].split())[:300]}; read "
+                                        f"/var/log/cloud-init-output.log there; nothing was deployed to it")
             if result.returncode == 0:
-                if result.stdout.strip() != props["user_data_hash"]:
+                if result.stdout.split()[0] != props["user_data_hash"]:
                     raise ServerNotPrepared(f"server {props['server']} ({target}) was prepared with other user data than "
                                             f"its settings render now (they changed since); rebuild it with the new "
                                             f"user data: {how}")
@@ -65,8 +71,9 @@ class _ServerPreparedProvider(ResourceProvider):
                                         f": {output.splitlines()[-1]}; {how}")
             last = output.splitlines()[-1] if output else f"exit code {result.returncode}"
             time.sleep(5)
-        raise ServerNotPrepared(f"server {props['server']} ({target}) did not answer within {READY_DEADLINE_S}s "
-                                f"(last: {last}); check its address, port {props['port']} and admin_cidrs")
+        raise ServerNotPrepared(f"server {props['server']} ({target}) did not answer SSH within {UNREACHABLE_DEADLINE_S}s "
+                                f"(last: {last}); check its address, port {int(props['port'])} and admin_cidrs, or, for a "
+                                f"new server, {how}")
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [k for k in ("address", "port", "user", "host_key", "user_data_hash") if olds.get(k) != news.get(k)]
@@ -135,4 +142,6 @@ class SshServerHost(Host):
             self.private_network = docker.Network(
                 f"{name}-private", labels=network_labels(stack), options={NO_MASQUERADE: "false"},
                 opts=pulumi.ResourceOptions(parent=self, provider=self.provider))
+        else:
+            self.data_network = data_access_network(name, self, stack)
         self.register_outputs({"server": self.server_name, "address": server.address})

@@ -18,6 +18,7 @@ IMAGES=(
   "preflight-local/caddy:2|caddy:2.8.4|caddy|scripts/images/caddy"
   "preflight-sample-app:0.1.0||app|examples/app"
   "preflight-local/backup:1||backup|scripts/images/backup"
+  "preflight-local/rehearsal-server:bookworm||rehearsal|scripts/images/rehearsal"
 )
 
 log() { echo "[images] $*"; }

@@ -20,7 +20,8 @@ from tests.stack_config import ROOT
 
 REQUIRED_BINARIES = {"caddy": "caddy", "redis-server": "redis-server", "redis-cli": "redis-tools",
                      "openssl": "openssl", "curl": "curl", "runuser": "util-linux", "unshare": "util-linux",
-                     "iptables": "iptables", "sshd": "openssh-server", "ssh-keygen": "openssh-client"}
+                     "iptables": "iptables", "sshd": "openssh-server", "ssh-keygen": "openssh-client",
+                     "ssh-agent": "openssh-client", "apt-cacher-ng": "apt-cacher-ng"}
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
