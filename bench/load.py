@@ -43,10 +43,15 @@ class LoadResult:
 
 
 class LoopbackHTTPS(http.client.HTTPSConnection):
-    """HTTPS to 127.0.0.1 with the URL's hostname for SNI and certificate checks."""
+    """HTTPS to `address` (loopback, or a test host the caller made) with the URL's hostname for SNI
+    and certificate checks."""
+
+    def __init__(self, *args, address: str = "127.0.0.1", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.address = address
 
     def connect(self) -> None:
-        raw = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+        raw = socket.create_connection((self.address, self.port), self.timeout)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
 
 
@@ -58,8 +63,9 @@ def closed_while_idle(connection: http.client.HTTPConnection) -> bool:
 class Load(threading.Thread):
     """`rate` requests per second to `url`, spread over WORKERS keep-alive connections."""
 
-    def __init__(self, url: str, port: int, cacert: str, rate: float = 50.0):
+    def __init__(self, url: str, port: int, cacert: str, rate: float = 50.0, address: str = "127.0.0.1"):
         super().__init__(daemon=True)
+        self.address = address
         self.parts = urllib.parse.urlsplit(url)
         self.port, self.rate = port, rate
         self.context = ssl.create_default_context(cafile=cacert)
@@ -75,7 +81,7 @@ class Load(threading.Thread):
         return at
 
     def connect(self) -> LoopbackHTTPS:
-        return LoopbackHTTPS(self.parts.hostname, self.port, timeout=10, context=self.context)
+        return LoopbackHTTPS(self.parts.hostname, self.port, timeout=10, context=self.context, address=self.address)
 
     def get(self, connection: LoopbackHTTPS) -> int:
         connection.request("GET", self.parts.path)

@@ -142,4 +142,6 @@ def cloud_copy(directory: Path, env: dict[str, str], stack: str,
                   "        if True:  # no cloudflare plugin on this machine (tests/engine/conftest.py)\n")
     for key, value in CLOUD_SECRETS.items():
         project.stack.set_config(f"preflight:{key}", auto.ConfigValue(value, secret=True))
+    # The stack file now holds the encrypted secrets too: later write_config() calls keep them.
+    project.document = yaml.safe_load((directory / f"Pulumi.{stack}.yaml").read_text())
     return project

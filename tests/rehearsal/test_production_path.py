@@ -5,7 +5,12 @@ checked from outside the program."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
 
+from bench.load import Load
+from components.remote_exec import pinned_options, ssh_argv
 from tests.rehearsal.conftest import HOSTNAME
 from tests.rehearsal.servers import GATEWAY, PRIVATE, PUBLIC, SERVERS, docker, on
 
@@ -47,9 +52,20 @@ def test_the_host_firewall_admits_ssh_from_the_admins_and_web_from_the_edge_only
     assert on(DATA, "sh", "-c", "iptables -S PREFLIGHT-IN").stdout.count(f"-s {GATEWAY}/32") == 2
 
 
+def ssh_as(rehearsed, user: str, *options: str) -> subprocess.CompletedProcess:
+    public_key = rehearsed.project.stack.outputs()["operations"].value["ssh_options"][-1].split(" ", 2)[-1]
+    return subprocess.run(ssh_argv(f"{user}@{DATA.address}", ["true"], [*pinned_options(public_key), *options]),
+                          capture_output=True, text=True, env={**os.environ, **rehearsed.env}, timeout=60)
+
+
 def test_ssh_is_hardened_and_the_data_root_is_on_the_volume(rehearsed):
     effective = on(DATA, "sshd", "-T").stdout.lower().splitlines()
     assert "permitrootlogin no" in effective and "passwordauthentication no" in effective
+    assert ssh_as(rehearsed, "deploy").returncode == 0  # the admins' key, through the pinned host key
+    root = ssh_as(rehearsed, "root")
+    assert root.returncode == 255 and "Permission denied" in root.stderr
+    password = ssh_as(rehearsed, "deploy", "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password")
+    assert password.returncode == 255 and "Permission denied (publickey)" in password.stderr
     for server in SERVERS:
         active = on(server, "systemctl", "is-active", "fail2ban", "unattended-upgrades", "docker", check=False)
         assert active.stdout.split() == ["active", "active", "active"], f"{server.name}: {active.stdout}"
@@ -60,3 +76,89 @@ def test_ssh_is_hardened_and_the_data_root_is_on_the_volume(rehearsed):
 def test_a_second_preview_has_no_changes(rehearsed):
     preview = rehearsed.project.stack.preview(expect_no_changes=True, color="never")
     assert set(preview.change_summary) == {"same"}
+
+
+RELEASE_IMAGE = "preflight-sample-app:rehearsal-release"
+
+
+def test_a_release_rolls_server_by_server_under_traffic_with_no_failed_request(rehearsed):
+    docker("build", "-q", "-t", RELEASE_IMAGE, "-", input="FROM preflight-sample-app:0.1.0\nLABEL release=rehearsal\n")
+    for server in (APP1, APP2):
+        rehearsed.servers.load_images(server, [RELEASE_IMAGE])
+    for service in rehearsed.project.config["preflight:services"].values():
+        service["image"] = RELEASE_IMAGE
+    rehearsed.project.write_config()
+    loads = {server.name: Load(f"https://{HOSTNAME}/health", 443, str(rehearsed.certificate), rate=30,
+                               address=server.address) for server in (APP1, APP2)}
+    started = time.time()
+    for load in loads.values():
+        load.start()
+    rehearsed.project.stack.up(color="never")
+    results = {name: load.stop() for name, load in loads.items()}
+    for name, result in results.items():
+        assert len(result.codes) > 100 and set(result.codes) == {200}, \
+            f"through {name}: {result.failed} of {len(result.codes)} failed"
+
+    def first(server, action: str) -> float:
+        events = on(server, "docker", "events", "--since", f"{started:.0f}", "--until", f"{time.time():.0f}",
+                    "--filter", "type=container", "--filter", "label=preflight.component=preflight-api-" + server.name,
+                    "--format", "{{json .}}").stdout.splitlines()
+        times = [json.loads(e)["timeNano"] / 1e9 for e in events if json.loads(e)["Action"] == action]
+        assert times, f"no {action} of the api on {server.name}"
+        return min(times)
+
+    # Server 2's new container is created only once server 1's new one is healthy (and switched to).
+    assert first(APP1, "health_status: healthy") < first(APP2, "create")
+
+
+def visits(rehearsed, method: str = "GET") -> tuple[int, str]:
+    result = subprocess.run(["curl", "-sS", "--max-time", "10", "-X", method, "--cacert", str(rehearsed.certificate),
+                             "--resolve", f"{HOSTNAME}:443:{APP1.address}", "-w", "\n%{http_code}",
+                             f"https://{HOSTNAME}/visits"], capture_output=True, text=True)
+    body, _, code = result.stdout.rpartition("\n")
+    return int(code or 0), body
+
+
+def healthy_everywhere(server, timeout: float = 240) -> list[str]:
+    """Waits until every Preflight container on the server reports healthy; their names and states."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = on(server, "docker", "ps", "-a", "--filter", "label=preflight.stack=production", "--format",
+                    "{{.Names}} {{.Status}}", check=False).stdout.splitlines()
+        if states and all("(healthy)" in s or "Exited (0)" in s for s in states) or time.monotonic() > deadline:
+            return states
+        time.sleep(3)
+
+
+def test_the_data_server_reboots_and_everything_comes_back_without_an_up(rehearsed):
+    for _ in range(3):
+        assert visits(rehearsed, "POST")[0] == 201
+    before = json.loads(visits(rehearsed)[1])["visits"]
+    docker("restart", "-t", "60", DATA.container, timeout=180)  # systemd shuts down cleanly, then boots again
+    states = healthy_everywhere(DATA)
+    assert states and all("(healthy)" in s or "Exited (0)" in s for s in states), states
+    assert on(DATA, "findmnt", "-n", "-o", "SOURCE", "/srv/data").stdout.strip() == rehearsed.servers.loop
+    rules = on(DATA, "sh", "-c", "iptables -S DOCKER-USER; iptables -S PREFLIGHT-IN").stdout
+    assert "--ctorigdstport 5432 --ctdir ORIGINAL -j DROP" in rules and "-A PREFLIGHT-IN -j DROP" in rules
+    deadline = time.monotonic() + 60
+    while rehearsed.https(APP1)[0] != 200 and time.monotonic() < deadline:
+        time.sleep(2)  # the application servers reconnect to Postgres and Redis
+    assert rehearsed.https(APP1)[0] == 200
+    assert json.loads(visits(rehearsed)[1])["visits"] == before
+
+
+def test_backup_and_restore_drill_work_over_ssh(rehearsed):
+    backup = rehearsed.deploy("backup", "production")
+    assert backup.returncode == 0, backup.stderr
+    drill = rehearsed.deploy("restore-drill", "production")
+    assert drill.returncode == 0, drill.stdout + drill.stderr
+    assert "visits" in drill.stdout
+
+
+def test_destroy_leaves_no_preflight_container_on_the_servers(rehearsed):
+    # Production protects its data: tearing it down is a deliberate act.
+    rehearsed.project.cli("state", "unprotect", "--all", "--yes", check=True)
+    rehearsed.project.stack.destroy(color="never")
+    for server in SERVERS:
+        left = on(server, "docker", "ps", "-aq", "--filter", "label=preflight.stack=production").stdout.split()
+        assert left == [], f"{server.name}: {left}"
