@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # The local stack's passphrase: Pulumi.local.yaml carries the salt that belongs to it.
 LOCAL_STACK := PULUMI_CONFIG_PASSPHRASE=preflight-local
 
-.PHONY: setup policy-venv test-deps engine toolchain engine-check docker images up preview destroy test bench
+.PHONY: setup policy-venv test-deps engine toolchain engine-check docker images test-images up preview destroy test bench
 
 # Recreated from scratch when the pins change, so a removed SDK (and the plugin it asks for) goes too.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -45,6 +45,9 @@ docker:
 images: docker
 	bash scripts/images.sh ensure
 
+test-images: docker
+	bash scripts/images.sh ensure-test
+
 up: toolchain images
 	eval "$$($(PY) scripts/toolchain.py env)" && \
 	  export $(LOCAL_STACK) && mkdir -p .state && \
@@ -65,7 +68,7 @@ destroy: setup
 
 # Every layer: unit and policy (seconds), generated config in real daemons, and the real engine
 # (plugins built from served modules, the local stack deployed on the local Docker engine).
-test: setup test-deps toolchain images policy-venv
+test: setup test-deps toolchain test-images policy-venv
 	$(PY) -m pytest tests -q
 
 # Figures, never assertions: each script prints a Markdown table (medians with min and max);

@@ -33,6 +33,8 @@ RELEASE = "preflight-sample-app:bench-release"
 SLOW_READY = "preflight-sample-app:bench-slow-ready"
 FAILING = "preflight-sample-app:bench-failing"
 KINDS = {"good release": RELEASE, "slow-to-ready release (20 s)": SLOW_READY, "failing release": FAILING}
+# An app that warms up declares it: failures during its healthcheck's start period do not count.
+START_PERIOD_S = {SLOW_READY: 30}
 STEADY_S = 10
 
 
@@ -61,6 +63,7 @@ def set_image(directory: Path, image: str) -> None:
     path = directory / "Pulumi.local.yaml"
     document = yaml.safe_load(path.read_text())
     document["config"]["preflight:services"]["api"]["image"] = image
+    document["config"]["preflight:services"]["api"]["healthcheck"]["start_period_s"] = START_PERIOD_S.get(image, 0)
     path.write_text(yaml.safe_dump(document))
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure every image the local stack names exists in the local Docker engine.
-#   scripts/images.sh ensure
+#   scripts/images.sh ensure        # the local stack's images
+#   scripts/images.sh ensure-test   # and those only the tests use (the rehearsal servers)
 # For each image: present and built from the current recipe -> nothing to do; else the official
 # image, if a registry answers, tagged under our local name; else built from Debian's packages on
 # a debootstrapped bookworm base (machines that reach package registries only). Images built
@@ -18,6 +19,9 @@ IMAGES=(
   "preflight-local/caddy:2|caddy:2.8.4|caddy|scripts/images/caddy"
   "preflight-sample-app:0.1.0||app|examples/app"
   "preflight-local/backup:1||backup|scripts/images/backup"
+)
+# Only the tests need these: the rehearsal servers (tests/rehearsal).
+TEST_IMAGES=(
   "preflight-local/rehearsal-server:bookworm||rehearsal|scripts/images/rehearsal"
 )
 
@@ -58,7 +62,7 @@ build_from_debian() {  # local-name recipe context hash
 
 ensure() {
   mkdir -p "$CACHE/images"
-  for entry in "${IMAGES[@]}"; do
+  for entry in "$@"; do
     IFS='|' read -r name official recipe context <<<"$entry"
     local hash; hash="$(recipe_hash "$recipe" "$context")"
     if has_image "$name"; then
@@ -71,6 +75,7 @@ ensure() {
 }
 
 case "${1:-ensure}" in
-  ensure) ensure ;;
-  *) echo "usage: $0 ensure" >&2; exit 2 ;;
+  ensure) ensure "${IMAGES[@]}" ;;
+  ensure-test) ensure "${IMAGES[@]}" "${TEST_IMAGES[@]}" ;;
+  *) echo "usage: $0 ensure|ensure-test" >&2; exit 2 ;;
 esac

@@ -73,6 +73,12 @@ def test_ssh_is_hardened_and_the_data_root_is_on_the_volume(rehearsed):
     assert on(DATA, "findmnt", "-n", "-o", "SOURCE", "/srv/data").stdout.strip() == rehearsed.servers.loop
 
 
+def test_the_policy_pack_at_production_enforcement_finds_nothing(rehearsed):
+    result = rehearsed.project.preview_with_pack("production")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "[mandatory]" not in output, output
+
+
 def test_a_second_preview_has_no_changes(rehearsed):
     preview = rehearsed.project.stack.preview(expect_no_changes=True, color="never")
     assert set(preview.change_summary) == {"same"}
