@@ -32,7 +32,9 @@ APP = "preflight-sample-app:0.1.0"
 RELEASE = "preflight-sample-app:bench-release"
 SLOW_READY = "preflight-sample-app:bench-slow-ready"
 FAILING = "preflight-sample-app:bench-failing"
-KINDS = {"good release": RELEASE, "slow-to-ready release (20 s)": SLOW_READY, "failing release": FAILING}
+# The failing release comes before the slow one: a rollback re-applies a release's images with the
+# stack file's current settings, and the slow release needs its start period.
+KINDS = {"good release": RELEASE, "failing release": FAILING, "slow-to-ready release (20 s)": SLOW_READY}
 # An app that warms up declares it: failures during its healthcheck's start period do not count.
 START_PERIOD_S = {SLOW_READY: 30}
 STEADY_S = 10

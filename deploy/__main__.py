@@ -159,16 +159,24 @@ def cmd_up(args) -> int:
         progress("no earlier release recorded to roll back to")
     else:
         progress(f"rolling back to release {previous.number}")
-        rollback_to(target, args.stack, previous)
+        rollback_errors: list[str] = []
+        try:
+            rollback_to(target, args.stack, previous, rollback_errors)
+        except auto.CommandError as error:
+            progress(f"the rollback to release {previous.number} failed too; the stack is as the rollback left it:")
+            for line in failure_lines(error, rollback_errors):
+                progress(f"  {line}")
+            emit(args, {"stack": args.stack, "gate": "failed", "rolled_back_to": None})
+            return EXIT_FAILED
     emit(args, {"stack": args.stack, "gate": "failed", "rolled_back_to": previous.number if previous else None})
     return EXIT_GATE
 
 
-def rollback_to(target: auto.Stack, name: str, release: releases.Release) -> None:
+def rollback_to(target: auto.Stack, name: str, release: releases.Release, errors: list[str] | None = None) -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
         config = releases.config_with_images(config_file(name), release.images, Path(scratch) / f"Pulumi.{name}.yaml")
-        apply(target, config, None)
+        apply(target, config, None, errors)
     progress(f"release {release.number} serving again after {time.monotonic() - started:.1f}s; fix the images in "
              f"Pulumi.{name}.yaml before the next up")
 

@@ -45,7 +45,7 @@ def test_postgres_and_redis_answer_the_application_servers_only(rehearsed):
 
 def test_the_host_firewall_admits_ssh_from_the_admins_and_web_from_the_edge_only(rehearsed):
     for server in (DATA, APP1):
-        for port in (22, 443):
+        for port in (22, 80, 443):
             assert not probe(PUBLIC, "10.250.0.50", server.address, port), f"{server.name}:{port} open to anyone"
     # This machine is the admins' network and the edge: it reaches both.
     assert rehearsed.https(APP1)[0] == 200
