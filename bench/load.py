@@ -33,6 +33,15 @@ class LoadResult:
     def failed(self) -> int:
         return sum(1 for c in self.codes if c != 200)
 
+    @property
+    def failures(self) -> str:
+        """What the failed requests got: '502 x1, 0 x2' (0: no answer)."""
+        counts: dict[int, int] = {}
+        for code in self.codes:
+            if code != 200:
+                counts[code] = counts.get(code, 0) + 1
+        return ", ".join(f"{code} x{n}" for code, n in sorted(counts.items()))
+
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
@@ -53,6 +62,11 @@ class LoopbackHTTPS(http.client.HTTPSConnection):
     def connect(self) -> None:
         raw = socket.create_connection((self.address, self.port), self.timeout)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+
+
+# How a kept-alive connection the server closed shows when a request is sent on it anyway.
+STALE_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ssl.SSLEOFError,
+                    ssl.SSLZeroReturnError)
 
 
 def closed_while_idle(connection: http.client.HTTPConnection) -> bool:
@@ -102,7 +116,7 @@ class Load(threading.Thread):
                 reused, connection = connection is not None, connection or self.connect()
                 try:
                     code = self.get(connection)
-                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                except STALE_CONNECTION:
                     if not reused:
                         raise
                     connection.close()

@@ -120,7 +120,7 @@ def preflight_run(rate: float) -> dict[str, object]:
 
 
 def load_row(label: str, loads: list[LoadResult]) -> str:
-    return (f"| {label} | {', '.join(str(l.failed) + ' of ' + str(len(l.codes)) for l in loads)} | "
+    return (f"| {label} | {', '.join(f'{l.failed} of {len(l.codes)}' + (f' ({l.failures})' if l.failed else '') for l in loads)} | "
             f"{', '.join(f'{l.percentile(0.5):.0f} / {l.percentile(0.99):.0f} ms' for l in loads)} | "
             f"{', '.join(str(l.resent) for l in loads)}")
 
