@@ -11,7 +11,7 @@ import datetime
 import secrets
 import string
 import uuid
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
@@ -189,3 +189,8 @@ class GeneratedHostKey(pulumi.dynamic.Resource):
     def __init__(self, name: str, server: str, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(_HostKeyProvider(), name, {"server": server, "private_key": None, "public_key": None},
                          _secret_outputs(opts, "private_key"))
+
+    def rendered(self, render: Callable[[tuple[str, str]], str]) -> pulumi.Output[str]:
+        """`render((private_key, public_key))`, a secret: what hands the key to the server."""
+        return pulumi.Output.secret(pulumi.Output.all(self.private_key, self.public_key).apply(
+            lambda key: render((key[0], key[1]))))

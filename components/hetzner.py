@@ -19,13 +19,10 @@ from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
 from .cloud_init import HostKey, render_user_data
 from .cloud_settings import HetznerHost
 from .generated import GeneratedHostKey
-from .host import Host, data_access_network, network_labels
-from .remote_exec import pinned_options, ssh_argv
+from .host import Host, data_access_network, data_publishing_network
+from .remote_exec import key_mismatch, pinned_options, ssh_argv
 
 CLOUD_INIT_DEADLINE_S = 900
-# A Docker network whose containers have no route out; Postgres and Redis publish their ports on
-# the private address through it (an `internal` network cannot publish ports).
-NO_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
 
 
 class _CloudInitDone(ResourceProvider):
@@ -43,7 +40,7 @@ class _CloudInitDone(ResourceProvider):
             if result.returncode == 0:
                 return CreateResult(id_=f"{props['server_id']}-cloud-init", outs=props)
             last = (result.stderr or result.stdout).strip()
-            if "REMOTE HOST IDENTIFICATION HAS CHANGED" in last or "Host key verification failed" in last:
+            if key_mismatch(last):
                 raise RuntimeError(f"{target} presents another SSH host key than the one Preflight generated for it "
                                    f"({props['host_key'].split()[0]} {props['host_key'].split()[1][-12:]}...): it is "
                                    f"not the server this stack created, or it was not set up by its user data; "
@@ -91,8 +88,7 @@ class _HetznerServerHost(Host):
     def _user_data(self, name: str, settings: HetznerHost, data: bool) -> pulumi.Output[str]:
         """The server's cloud-init, with the SSH host key generated for it (so the text is a secret)."""
         self.host_key = GeneratedHostKey(f"{name}-host-key", server=name, opts=pulumi.ResourceOptions(parent=self))
-        return pulumi.Output.secret(pulumi.Output.all(self.host_key.private_key, self.host_key.public_key).apply(
-            lambda key: render_user_data(settings, data=data, host_key=HostKey(*key))))
+        return self.host_key.rendered(lambda key: render_user_data(settings, data=data, host_key=HostKey(*key)))
 
     def _connect(self, name: str, settings: HetznerHost, address: pulumi.Output[str], stack: str) -> None:
         ready = CloudInitDone(f"{name}-cloud-init", self.server.id, address, settings.deploy_user,
@@ -154,9 +150,7 @@ class HetznerDockerHost(_HetznerServerHost):
                                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
         self.private_address = settings.private_ip
         self._connect(name, settings, self.ipv4.ip_address, stack)
-        self.private_network = docker.Network(
-            f"{name}-private", labels=network_labels(stack),
-            options={NO_MASQUERADE: "false"}, opts=pulumi.ResourceOptions(parent=self, provider=self.provider))
+        self.private_network = data_publishing_network(name, self, stack)
         self.register_outputs({"server": self.server.name, "ipv4": self.ipv4.ip_address,
                                "ipv6": self.ipv6.ip_address})
 

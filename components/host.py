@@ -84,6 +84,17 @@ class LocalAppHost(Host):
         self.register_outputs({"edge_network": self.edge_network.name})
 
 
+# A Docker network whose containers have no route out; Postgres and Redis publish their ports on
+# the private address through it (an `internal` network cannot publish ports).
+NO_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
+
+
+def data_publishing_network(name: str, host: Host, stack: str) -> docker.Network:
+    """The data server's network that publishes Postgres and Redis on its private address."""
+    return docker.Network(f"{name}-private", labels=network_labels(stack), options={NO_MASQUERADE: "false"},
+                          opts=pulumi.ResourceOptions(parent=host, provider=host.provider))
+
+
 def data_access_network(name: str, host: Host, stack: str) -> docker.Network:
     """The network an application server's containers reach the data server through."""
     return docker.Network(f"{name}-data", labels=network_labels(stack),

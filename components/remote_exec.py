@@ -26,6 +26,11 @@ def pinned_options(public_key: str) -> list[str]:
             "-o", f"KnownHostsCommand=/bin/echo %H {key_type} {key_data}"]
 
 
+def key_mismatch(ssh_output: str) -> bool:
+    """ssh refused the server because it presented another host key than the pinned one."""
+    return "REMOTE HOST IDENTIFICATION HAS CHANGED" in ssh_output or "Host key verification failed" in ssh_output
+
+
 def ssh_argv(target: str, remote_command: Sequence[str], ssh_options: Sequence[str], port: int | None = None) -> list[str]:
     """`remote_command` run on `target` (user@host); the remote shell gets it quoted as one line."""
     # Dynamic providers get numbers back from the engine as floats (22.0).

@@ -22,9 +22,8 @@ from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateRes
 
 from .cloud_init import PREPARED_MARKER, HostKey, prepared_hash, render_boot, ssh_boot
 from .generated import GeneratedHostKey
-from .hetzner import NO_MASQUERADE
-from .host import Host, data_access_network, network_labels
-from .remote_exec import pinned_options, ssh_argv
+from .host import Host, data_access_network, data_publishing_network
+from .remote_exec import key_mismatch, pinned_options, ssh_argv
 from .ssh_settings import SshHost
 
 READY_DEADLINE_S = 900  # a server that was just (re)built may still be running cloud-init
@@ -34,10 +33,6 @@ USER_DATA_ROLE = "user-data"  # how `deploy user-data` finds the rendered text i
 
 class ServerNotPrepared(Exception):
     pass
-
-
-def key_mismatch(output: str) -> bool:
-    return "REMOTE HOST IDENTIFICATION HAS CHANGED" in output or "Host key verification failed" in output
 
 
 class _ServerPreparedProvider(ResourceProvider):
@@ -123,8 +118,7 @@ class SshServerHost(Host):
         server = settings.servers[index]
         self.server_name, self.address = settings.server_name(index), server.address
         self.host_key = GeneratedHostKey(f"{name}-host-key", server=name, opts=child)
-        rendered = pulumi.Output.secret(pulumi.Output.all(self.host_key.private_key, self.host_key.public_key).apply(
-            lambda key: render_boot(ssh_boot(settings, index, HostKey(*key)))))
+        rendered = self.host_key.rendered(lambda key: render_boot(ssh_boot(settings, index, HostKey(*key))))
         self.user_data = UserData(f"{name}-user-data", server=self.server_name, user_data=rendered, opts=child)
         ready = ServerPrepared(f"{name}-prepared", server=self.server_name, stack=stack, address=server.address,
                                port=settings.port, user=settings.user, host_key=self.host_key.public_key,
@@ -139,9 +133,7 @@ class SshServerHost(Host):
         self._networks(name, stack)
         if index == 0:
             self.private_address = server.private_address
-            self.private_network = docker.Network(
-                f"{name}-private", labels=network_labels(stack), options={NO_MASQUERADE: "false"},
-                opts=pulumi.ResourceOptions(parent=self, provider=self.provider))
+            self.private_network = data_publishing_network(name, self, stack)
         else:
             self.data_network = data_access_network(name, self, stack)
         self.register_outputs({"server": self.server_name, "address": server.address})
