@@ -20,7 +20,6 @@ pulumi.export("images", {name: service.image for name, service in sorted(loaded.
 pulumi.export("operations", {
     "docker_host": platform.host.docker_host,
     "ssh_options": platform.host.ssh_options,
-    "app_docker_hosts": [host.docker_host for host in platform.hosts.apps if host is not platform.host],
     # Every engine with the SSH options that pin its server's host key (none for the local engine).
     "docker_engines": [{"host": host.docker_host, "ssh_options": host.ssh_options}
                        for host in [platform.host, *(h for h in platform.hosts.apps if h is not platform.host)]],
