@@ -3,9 +3,12 @@
 The docker provider waits for a new container until it is healthy or `wait_timeout` has passed,
 even when Docker has already reported it unhealthy. While `up` runs, this watches Docker's health
 events of the stack's containers on each of its Docker hosts; a container that did not exist
-before the update and turns unhealthy is reported (its last healthcheck output and log lines) and
-removed, which ends the provider's wait at once: the update fails, the previous container (created
-before, removed only after success) keeps serving, and `deploy up` rolls back.
+before the update and turns unhealthy before it was ever healthy is reported (its last healthcheck
+output and log lines) and removed, which ends the provider's wait at once: the update fails, the
+previous container (created before, removed only after success) keeps serving, and `deploy up`
+rolls back. A new container that was healthy once has passed the provider's wait and may already
+take traffic: a later unhealthy report is only reported, never acted on (removing it would take the
+release's only container away from the proxy).
 """
 
 from __future__ import annotations
@@ -16,6 +19,30 @@ import threading
 from typing import Callable, Iterable
 
 from .backups import Docker
+
+
+REMOVE, REPORT = "remove", "report"
+
+
+class NewContainers:
+    """What a health event of the stack's containers calls for: a container that did not exist
+    before the update and reports unhealthy before it was ever healthy fails its wait (REMOVE);
+    one that was healthy once is only reported (REPORT)."""
+
+    def __init__(self, existing: set[str]):
+        self.existing = existing
+        self.healthy: set[str] = set()
+
+    def verdict(self, event: dict) -> str | None:
+        container = event.get("id") or event.get("Actor", {}).get("ID", "")
+        if not container or container in self.existing:
+            return None
+        status = event.get("Action", "")
+        if status == "health_status: healthy":
+            self.healthy.add(container)
+        if status != "health_status: unhealthy":
+            return None
+        return REPORT if container in self.healthy else REMOVE
 
 
 class UnhealthyWatch:
@@ -45,14 +72,20 @@ class UnhealthyWatch:
 
     def _follow(self, engine: Docker, events: subprocess.Popen, existing: set[str]) -> None:
         assert events.stdout is not None
+        new = NewContainers(existing)
         for line in events.stdout:
             try:
                 event = json.loads(line)
             except json.JSONDecodeError:
                 continue
             container = event.get("id") or event.get("Actor", {}).get("ID", "")
-            if event.get("Action") == "health_status: unhealthy" and container and container not in existing:
-                self._remove(engine, container, event.get("Actor", {}).get("Attributes", {}).get("name", container[:12]))
+            name = event.get("Actor", {}).get("Attributes", {}).get("name", container[:12])
+            verdict = new.verdict(event)
+            if verdict == REMOVE:
+                self._remove(engine, container, name)
+            elif verdict == REPORT:
+                self.report(f"container {name} reported unhealthy after it had passed its healthcheck; left running "
+                            f"(it may be taking traffic); see `docker inspect {name}`")
 
     def _remove(self, docker: Docker, container: str, name: str) -> None:
         health = docker.run("inspect", "--format", "{{json .State.Health}}", container, check=False)
