@@ -4,8 +4,9 @@ Each routed service's upstream is the name of its current container (Docker's DN
 the edge network), never a name old and new containers share. A new container is created and
 must turn healthy first (the docker provider waits); only then does this resource write the new
 site blocks into the proxy and ask Caddy to reload, which it does gracefully: requests in flight
-on the old upstream finish (up to the proxy's grace period) while new ones go to the new
-container. Pulumi removes the old container after this update. A release that never turns
+on the old upstream finish while new ones go to the new container, and this resource waits until
+they have (the old container gets no more connections) before it returns. Pulumi removes the old
+container after this update. A release that never turns
 healthy never reaches this step, so the proxy never sends it a request.
 """
 
@@ -23,12 +24,20 @@ SITES_FILE = "/etc/preflight/sites.caddy"
 CONFIG_FILE = "/etc/preflight/Caddyfile"
 
 
-def switch_script(sites_file: str = SITES_FILE, config_file: str = CONFIG_FILE) -> str:
+def switch_script(sites_file: str = SITES_FILE, config_file: str = CONFIG_FILE, drain_s: int = 30) -> str:
     """Run inside the proxy with the new site blocks on stdin: writes them next to the old ones,
     swaps them in and reloads; if Caddy refuses the result, the previous file comes back, so a
-    restart of the proxy runs what it last served."""
+    restart of the proxy runs what it last served.
+
+    Then it drains: it returns only once the proxy has had no connection to an upstream it no
+    longer routes to for a second (at most `drain_s`). Caddy's reload returns while requests the
+    old routes accepted are still on their way to the old container, and those can no longer be
+    retried; Pulumi stops the old container as soon as this returns, so stopping it earlier would
+    cut them. The old upstreams' addresses are read from /proc/net/tcp (connecting or established)."""
+    polls = drain_s * 5
     return f"""set -e
 f={sites_file}
+upstreams() {{ grep -o 'reverse_proxy [^ ]*' "$1" 2>/dev/null | awk '{{print $2}}' | sort -u; }}
 cat > "$f.next"
 cp "$f" "$f.previous"
 mv "$f.next" "$f"
@@ -37,6 +46,29 @@ if ! out=$(caddy reload --config {config_file} --adapter caddyfile 2>&1); then
   echo "$out" | tail -5 >&2
   exit 1
 fi
+current=" $(upstreams "$f" | tr '\n' ' ')"
+targets=""
+for upstream in $(upstreams "$f.previous"); do
+  case "$current" in *" $upstream "*) continue ;; esac
+  address=$(getent hosts "${{upstream%:*}}" 2>/dev/null | awk '{{print $1; exit}}') || true
+  case "$address" in *.*.*.*) ;; *) continue ;; esac
+  hex=$(echo "$address" | awk -F. '{{printf "%02X%02X%02X%02X", $4, $3, $2, $1}}')
+  targets="$targets $hex:$(printf '%04X' "${{upstream##*:}}")"
+done
+[ -n "$targets" ] || exit 0
+sleep 1
+quiet=0; polls=0
+while [ $quiet -lt 5 ] && [ $polls -lt {polls} ]; do
+  busy=0
+  for target in $targets; do
+    if awk -v t="$target" '$3 == t && ($4 == "01" || $4 == "02") {{found = 1}} END {{exit !found}}' /proc/net/tcp; then
+      busy=1
+    fi
+  done
+  if [ $busy = 1 ]; then quiet=0; else quiet=$((quiet + 1)); fi
+  polls=$((polls + 1))
+  sleep 0.2
+done
 """
 
 

@@ -151,6 +151,11 @@ def check() -> int:
 
 class Server(ThreadingHTTPServer):
     daemon_threads = False  # server_close() waits for the requests in flight: a drained shutdown
+    # The listen backlog (socketserver's default is 5). When the proxy switches to a release it opens
+    # its connections to the new container all at once; with 5, a busy host drops the SYNs beyond
+    # it and the proxy's 3 s dial timeout turns them into 502s. Servers for production use far more
+    # (gunicorn and uvicorn 2048, Node 511).
+    request_queue_size = 1024
 
 
 def main(argv: list[str]) -> int:

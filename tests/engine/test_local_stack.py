@@ -245,8 +245,19 @@ def test_a_failing_migration_keeps_the_previous_release_serving(deployed):
 
 
 def no_failures(result: LoadResult) -> str:
+    """The assertion's message: how many failed, and what the proxy logged about each (its error log)."""
     failed = [c for c in result.codes if c != 200]
-    return f"{len(failed)} of {len(result.codes)} requests failed ({sorted(set(failed))}; 0 = connection error)"
+    proxies = subprocess.run(["docker", "ps", "--format", "{{.Names}}", "--filter", "label=preflight.role=proxy"],
+                             capture_output=True, text=True).stdout.split()
+    logged = []
+    for proxy in proxies:
+        logs = subprocess.run(["docker", "logs", "--since", "10m", proxy], capture_output=True, text=True)
+        for line in (logs.stdout + logs.stderr).splitlines():
+            if '"http.log.error"' in line:
+                entry = json.loads(line)
+                logged.append(f"{proxy}: {entry.get('status')} after {entry.get('duration', 0):.1f}s: {entry.get('msg')}")
+    return (f"{len(failed)} of {len(result.codes)} requests failed ({sorted(set(failed))}; 0 = connection error); "
+            f"the proxy logged: {logged[-10:] or 'nothing'}")
 
 
 def test_a_release_that_never_turns_healthy_gets_no_request_even_from_a_plain_pulumi_up(deployed):

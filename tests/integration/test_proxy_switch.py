@@ -118,3 +118,23 @@ def test_site_blocks_caddy_refuses_leave_the_previous_ones_serving(releases):
     assert proxy.sites_file.read_text() == before  # a restart of the proxy runs what it serves
     code, body = proxy.get("/")
     assert code == 200 and environment(body) == "one"
+
+
+def test_the_switch_returns_only_once_the_old_release_has_answered_what_it_was_sent(releases):
+    # An app that dies at once when stopped (no draining of its own): what the switch waits for is
+    # all that protects the request in flight on it, since Pulumi stops the old container next.
+    proxy, ports, apps = releases
+    in_flight: list[tuple[int, str]] = []
+    slow = threading.Thread(target=lambda: in_flight.append(proxy.get("/slow?s=3")))
+    slow.start()
+    time.sleep(0.5)  # the slow request is now inside release one
+    started = time.monotonic()
+    switched = proxy.switch(f"127.0.0.1:{ports['two']}")
+    waited = time.monotonic() - started
+    apps["one"].process.kill()  # SIGKILL: nothing in flight on it may be cut
+    slow.join(timeout=30)
+    assert switched.returncode == 0, switched.stderr
+    assert in_flight and in_flight[0][0] == 200, in_flight
+    assert waited >= 2.0, f"the switch returned after {waited:.1f}s, before the 3 s request on release one was answered"
+    code, body = proxy.get("/")
+    assert code == 200 and environment(body) == "two"
