@@ -52,6 +52,7 @@ up: toolchain images
 	eval "$$($(PY) scripts/toolchain.py env)" && \
 	  export $(LOCAL_STACK) && mkdir -p .state && \
 	  { pulumi stack select local 2>/dev/null || pulumi stack init local; } && \
+	  $(PY) -m deploy unlock local && \
 	  pulumi up --stack local --yes --skip-preview --refresh && \
 	  $(PY) scripts/local_access.py
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
-from . import backups, gate, releases, stack
+from . import backups, gate, orphans, releases, stack
 from .report import Report
 from .unhealthy import UnhealthyWatch
 
@@ -135,14 +136,62 @@ def docker_engines(target: auto.Stack) -> list[backups.Docker]:
         or [backups.Docker(operations["docker_host"])]
 
 
+def resolve_pending_operations(target: auto.Stack) -> None:
+    """An update killed mid-operation leaves it pending in the state. A pending create may or may not
+    exist: it is dropped from the state (a refresh that clears pending creates), and if the container
+    was made after all, the orphan sweep after the update removes it. Pending updates and deletes are
+    settled by the same refresh, which reads what really exists."""
+    pending = (target.export_stack().deployment or {}).get("pending_operations") or []
+    if not pending:
+        return
+    for operation in pending:
+        progress(f"an interrupted update left {operation.get('type', '?')} of "
+                 f"{operation.get('resource', {}).get('urn', '?').split('::')[-1]} pending")
+    started = time.monotonic()
+    target.refresh(clear_pending_creates=True, color="never")
+    progress(f"refreshed the state and cleared the pending operations in {time.monotonic() - started:.1f}s")
+
+
+def sweep_orphans(target: auto.Stack, stack_name: str, *, remove: bool) -> orphans.Orphans:
+    """Containers (and volumes, networks) with the stack's labels that its state does not have."""
+    found = orphans.find(stack_name, target.export_stack().deployment or {}, docker_engines(target))
+    for line in found.lines():
+        progress(line)
+    if remove:
+        for line in orphans.remove(found):
+            progress(line)
+    return found
+
+
+def engines_answer(target: auto.Stack) -> bool:
+    """Every Docker engine of the stack answers; if one does not, say which, before anything changes."""
+    for engine in docker_engines(target):
+        try:
+            result = engine.run("version", "--format", "{{.Server.Version}}", check=False, timeout=20)
+            error = (result.stderr or result.stdout).strip() if result.returncode != 0 else ""
+        except subprocess.TimeoutExpired:
+            error = "no answer in 20 s"
+        if error:
+            progress(f"the Docker engine at {engine.host} does not answer ({error.splitlines()[-1]}); nothing was "
+                     f"changed: start it (or check that the server is up and reachable), then run this again")
+            return False
+    return True
+
+
 def cmd_up(args) -> int:
-    target = stack.select(args.stack)
+    target = stack.select(args.stack, changes=True)
+    if not engines_answer(target):
+        return EXIT_FAILED
     images = releases.images_in(config_file(args.stack))
+    resolve_pending_operations(target)
+    sweep_orphans(target, args.stack, remove=False)
     record_running_release(target)
     errors: list[str] = []
     try:
-        with UnhealthyWatch(args.stack, docker_engines(target), progress):
+        networks = orphans.Known.of(target.export_stack().deployment or {}).networks
+        with UnhealthyWatch(args.stack, docker_engines(target), progress, networks):
             apply(target, None, args.plan, errors)
+        sweep_orphans(target, args.stack, remove=True)  # the state's containers serve every route now
         healthy = gate_passes(target, args.deadline)
     except auto.CommandError as error:
         progress("up failed:")
@@ -196,7 +245,7 @@ def cmd_releases(args) -> int:
 
 
 def cmd_rollback(args) -> int:
-    target = stack.select(args.stack)
+    target = stack.select(args.stack, changes=True)
     known = {r.number: r for r in releases.recorded(target)}
     release = known.get(args.release) if args.release else releases.previous(
         target, known[max(known)].images if known else {})
@@ -208,18 +257,22 @@ def cmd_rollback(args) -> int:
 
 
 def cmd_drift(args) -> int:
-    target = stack.select(args.stack)
+    target = stack.select(args.stack, changes=True)
     target.refresh(color="never")
     report = Report(args.stack)
     result = target.preview(on_event=report.on_event, color="never")
     report.count(result.change_summary)
+    unknown = orphans.find(args.stack, target.export_stack().deployment or {}, docker_engines(target)).lines()
     if args.json:
-        print(report.json())
-    elif not report.steps:
+        print(json.dumps({**json.loads(report.json()), "not_in_state": unknown}, indent=2))
+    elif not report.steps and not unknown:
         print(f"no drift: {args.stack} matches its program")
     else:
-        print(report.markdown())
-    return EXIT_DRIFT if report.steps else 0
+        if report.steps:
+            print(report.markdown())
+        if unknown:
+            print("\n### Not in the state\n\n" + "\n".join(f"- {line}" for line in unknown))
+    return EXIT_DRIFT if report.steps or unknown else 0
 
 
 def plain(value):
@@ -252,7 +305,7 @@ def cmd_destroy(args) -> int:
     if args.stack == "production" and args.confirm != args.stack:
         print("refusing to destroy production: pass --confirm production", file=sys.stderr)
         return EXIT_USAGE
-    stack.select(args.stack).destroy(on_event=step_progress(time.monotonic()), color="never")
+    stack.select(args.stack, changes=True).destroy(on_event=step_progress(time.monotonic()), color="never")
     return 0
 
 
@@ -285,6 +338,11 @@ def cmd_backups(args) -> int:
     return 0
 
 
+def cmd_unlock(args) -> int:
+    """Clears the stack's stale locks (`make up` runs this first); exit 5 while a live one holds it."""
+    return EXIT_REFUSED if stack.clear_stale_locks(args.stack) else 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m deploy", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -307,6 +365,7 @@ def parser() -> argparse.ArgumentParser:
     command("releases", cmd_releases, "releases that passed the health gate")
     command("rollback", cmd_rollback, "return to an earlier release").add_argument("release", type=int, nargs="?")
     command("drift", cmd_drift, "refresh and report what differs from the program")
+    command("unlock", cmd_unlock, "remove locks left by killed updates of this host; report any other")
     command("user-data", cmd_user_data, "print the user data a server (host.kind: ssh) must be created with") \
         .add_argument("server", nargs="?", help="data, app1, app2, ... (default: the only one)")
     command("destroy", cmd_destroy, "destroy the stack").add_argument("--confirm", metavar="STACK")
@@ -322,7 +381,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     stack.PROJECT = args.project.resolve()
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except stack.StackLocked:
+        return EXIT_REFUSED
 
 
 if __name__ == "__main__":

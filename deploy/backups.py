@@ -46,8 +46,9 @@ class Docker:
     def argv(self, *args: str) -> list[str]:
         return docker_argv(self.host, args, self.ssh_options)
 
-    def run(self, *args: str, input: Optional[str | bytes] = None, check: bool = True) -> subprocess.CompletedProcess:
-        raw = subprocess.run(self.argv(*args), capture_output=True,
+    def run(self, *args: str, input: Optional[str | bytes] = None, check: bool = True,
+            timeout: Optional[float] = None) -> subprocess.CompletedProcess:
+        raw = subprocess.run(self.argv(*args), capture_output=True, timeout=timeout,
                              input=input.encode() if isinstance(input, str) else input)
         result = subprocess.CompletedProcess(raw.args, raw.returncode, raw.stdout.decode(errors="replace"),
                                              raw.stderr.decode(errors="replace"))

@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pulumi import automation as auto
+
+from . import locks
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT  # the project directory the command works on (`--project`)
@@ -30,7 +33,28 @@ def project_dir() -> Path:
     return PROJECT
 
 
-def select(stack: str) -> auto.Stack:
+def project_name() -> str:
+    return yaml.safe_load((PROJECT / "Pulumi.yaml").read_text())["name"]
+
+
+def report(message: str) -> None:
+    print(f"[deploy] {message}", file=sys.stderr, flush=True)
+
+
+def clear_stale_locks(stack: str) -> list[locks.Lock]:
+    """Before any command on a stack: a lock left by a killed update of this host goes (said so);
+    one held by a live process or another host stays, reported with the command that clears it."""
+    return locks.clear_stale_locks(engine_environment(stack)["PULUMI_BACKEND_URL"], project_name(), stack, report)
+
+
+class StackLocked(Exception):
+    """Another update holds the stack (reported with who and how to clear it)."""
+
+
+def select(stack: str, *, changes: bool = False) -> auto.Stack:
+    """changes: the command updates the stack, so a lock held by someone else stops it here."""
+    if clear_stale_locks(stack) and changes:
+        raise StackLocked(stack)
     return auto.select_stack(stack_name=stack, work_dir=str(PROJECT),
                              opts=auto.LocalWorkspaceOptions(env_vars=engine_environment(stack)))
 

@@ -46,8 +46,11 @@ class NewContainers:
 
 
 class UnhealthyWatch:
-    def __init__(self, stack: str, engines: Iterable[Docker], report: Callable[[str], None]):
-        self.stack, self.report = stack, report
+    def __init__(self, stack: str, engines: Iterable[Docker], report: Callable[[str], None],
+                 networks: frozenset[str] = frozenset()):
+        """networks: the ids of the stack's networks (from its state); a container on none of them
+        belongs to another copy of the stack on the same engine and is left alone."""
+        self.stack, self.report, self.networks = stack, report, networks
         self.engines = sorted(set(engines), key=lambda engine: engine.host)
         self.removed: list[str] = []
         self._processes: list[subprocess.Popen] = []
@@ -81,11 +84,23 @@ class UnhealthyWatch:
             container = event.get("id") or event.get("Actor", {}).get("ID", "")
             name = event.get("Actor", {}).get("Attributes", {}).get("name", container[:12])
             verdict = new.verdict(event)
+            if verdict and not self._ours(engine, container):
+                continue
             if verdict == REMOVE:
                 self._remove(engine, container, name)
             elif verdict == REPORT:
                 self.report(f"container {name} reported unhealthy after it had passed its healthcheck; left running "
                             f"(it may be taking traffic); see `docker inspect {name}`")
+
+    def _ours(self, engine: Docker, container: str) -> bool:
+        if not self.networks:
+            return True
+        found = engine.run("inspect", "--format", "{{json .NetworkSettings.Networks}}", container, check=False)
+        try:
+            attached = {n.get("NetworkID") for n in (json.loads(found.stdout) or {}).values()}
+        except (json.JSONDecodeError, AttributeError):
+            return False
+        return bool(attached & self.networks)
 
     def _remove(self, docker: Docker, container: str, name: str) -> None:
         health = docker.run("inspect", "--format", "{{json .State.Health}}", container, check=False)

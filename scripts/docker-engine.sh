@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure a Docker engine answers; start a root dockerd where none runs (build machines ship
 # the client only), and stop only an engine this script started.
-#   scripts/docker-engine.sh start|stop|status
+#   scripts/docker-engine.sh start|stop|status|owns
 set -euo pipefail
 STATE="${PREFLIGHT_CACHE:-$HOME/.cache/preflight}/dockerd"
 PIDFILE="$STATE/dockerd.pid"
@@ -37,9 +37,15 @@ start() {
   exit 1
 }
 
+owns() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+
 stop() {
-  if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
-    kill "$(cat "$PIDFILE")"
+  if owns; then
+    local pid; pid="$(cat "$PIDFILE")"
+    kill "$pid"
+    # dockerd stops its containers first (their stop timeouts); wait, so a start that follows
+    # does not find the old engine still answering.
+    for _ in $(seq 1 90); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
     echo "[docker] stopped the engine this script started"
   fi
 }
@@ -47,6 +53,7 @@ stop() {
 case "${1:-status}" in
   start) start ;;
   stop) stop ;;
+  owns) owns ;;  # exit 0 when the running engine is one this script started (tests may restart it)
   status) answers && echo "[docker] answering" || { echo "[docker] not answering"; exit 1; } ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|owns" >&2; exit 2 ;;
 esac
