@@ -6,22 +6,25 @@ PY := $(VENV)/bin/python
 # The local stack's passphrase: Pulumi.local.yaml carries the salt that belongs to it.
 LOCAL_STACK := PULUMI_CONFIG_PASSPHRASE=preflight-local
 
-.PHONY: setup policy-venv test-deps engine toolchain engine-check docker images test-images up preview destroy test bench
+.PHONY: check lint setup policy-venv test-deps engine toolchain engine-check docker images test-images up preview destroy test bench
 
 # Recreated from scratch when the pins change, so a removed SDK (and the plugin it asks for) goes too.
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 setup: $(VENV)/.installed
 
 # The policy pack's own virtualenv, named in policies/PulumiPolicy.yaml.
-policies/venv/.installed: policies/requirements.txt
+# The project goes in too (no dependencies): the pack shares components.secret_names with the settings.
+policies/venv/.installed: policies/requirements.txt pyproject.toml
 	$(PYTHON) -m venv policies/venv
 	policies/venv/bin/python -m pip install --quiet -r policies/requirements.txt
+	policies/venv/bin/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 policy-venv: policies/venv/.installed
@@ -67,9 +70,16 @@ destroy: setup
 	eval "$$($(PY) scripts/toolchain.py env)" && export $(LOCAL_STACK) && \
 	  pulumi destroy --stack local --yes --skip-preview
 
-# Every layer: unit and policy (seconds), generated config in real daemons, and the real engine
+lint: setup
+	$(VENV)/bin/ruff check .
+
+# The fast loop: lint, the unit and the policy tests (no Docker, no engine; about a minute).
+check: lint
+	$(PY) -m pytest tests/unit tests/policy -q
+
+# Every layer: lint, unit and policy (seconds), generated config in real daemons, and the real engine
 # (plugins built from served modules, the local stack deployed on the local Docker engine).
-test: setup test-deps toolchain test-images policy-venv
+test: lint test-deps toolchain test-images policy-venv
 	$(PY) -m pytest tests -q
 
 # Figures, never assertions: each script prints a Markdown table (medians with min and max);
@@ -77,4 +87,4 @@ test: setup test-deps toolchain test-images policy-venv
 # benchmarks use the deployed local stack); `docker compose` is built if missing.
 bench: up policy-venv
 	bash scripts/compose.sh
-	$(PY) bench/run.py
+	$(PY) -m bench.run

@@ -1,7 +1,7 @@
 """Preview time and planned resources of production at 1 and 3 application servers (offline, with
 the engine and the hcloud plugin; the Cloudflare edge left out as in tests/engine: no plugin here).
 
-    .venv/bin/python bench/app_servers.py [--runs 5] [--servers 1 3]
+    .venv/bin/python -m bench.app_servers [--runs 5] [--servers 1 3]
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from common import summary, timed  # also puts the project on sys.path
+from pulumi import automation as auto
 
-from pulumi import automation as auto  # noqa: E402
-
-from tests.engine.conftest import cloud_copy  # noqa: E402
-from deploy.stack import engine_environment  # noqa: E402
+from bench.common import summary, timed
+from deploy.stack import engine_environment
+from tests.engine.conftest import cloud_copy
 
 
 def with_servers(count: int):

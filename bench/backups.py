@@ -1,6 +1,6 @@
 """Backup and restore-drill durations of the deployed `local` stack with a generated database.
 
-    .venv/bin/python bench/backups.py [--mb 300] [--runs 3]
+    .venv/bin/python -m bench.backups [--mb 300] [--runs 3]
 
 Fills a table with about --mb megabytes of incompressible rows (pgcrypto), then times `backup`
 and `restore-drill` (the drill's RTO: scratch database up, restored, checked) --runs times and
@@ -17,10 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from deploy import backups, stack
 
-from deploy import backups, stack  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 ROW_BYTES = 1024
 

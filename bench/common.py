@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import statistics
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from deploy.stack import engine_environment
 
-from deploy.stack import engine_environment  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+
+# The sample app's images the release benchmarks deploy (built from APP by bench/releases.py).
+APP = "preflight-sample-app:0.1.0"
+RELEASE = "preflight-sample-app:bench-release"
+SLOW_READY = "preflight-sample-app:bench-slow-ready"
+FAILING = "preflight-sample-app:bench-failing"
 
 PROGRAM = ["Pulumi.yaml", "__main__.py", "components"]
 
@@ -45,3 +51,9 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 def summary(samples: list[float], unit: str = "s") -> str:
     return f"{statistics.median(samples):.2f} {unit} (min {min(samples):.2f}, max {max(samples):.2f})"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import yaml
 
-from common import ROOT  # also puts the project on sys.path
+from bench.common import APP, FAILING, RELEASE, ROOT, free_port
+from bench.load import Load
 from components.cache import redis_conf
 from components.generated import random_password, self_signed_certificate
 from components.proxy import ProxyRoute, render_caddyfile
 from components.settings import parse_settings
-from load import Load
 
 PROJECT = "preflight-bench"
 
@@ -50,13 +50,14 @@ def write_project(directory: Path, https: int, http: int, app_image: str) -> Non
     for name, content in files.items():
         (secrets / name).write_text(content)
         (secrets / name).chmod(0o444)
-    limits = lambda l: {"mem_limit": f"{l.memory_mb}m", "cpus": l.cpus}  # noqa: E731
+    limits = lambda limit: {"mem_limit": f"{limit.memory_mb}m", "cpus": limit.cpus}  # noqa: E731
     services = {
         "postgres": {"image": settings.database.image, "command": ["postgres", "-c", "max_connections=100"],
                      "environment": {"POSTGRES_USER": "app", "POSTGRES_DB": "app",
                                      "POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password",
                                      "PGDATA": "/var/lib/postgresql/data/pgdata"},
-                     "volumes": ["pgdata:/var/lib/postgresql/data", "./secrets/postgres_password:/run/secrets/postgres_password:ro"],
+                     "volumes": ["pgdata:/var/lib/postgresql/data",
+                                 "./secrets/postgres_password:/run/secrets/postgres_password:ro"],
                      "networks": ["internal"], "healthcheck": {"test": ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", "app"],
                                                               "interval": "5s", "retries": 12, "start_period": "20s"},
                      **limits(settings.database.limits), "restart": "unless-stopped"},
@@ -103,7 +104,6 @@ def set_app_image(directory: Path, image: str) -> None:
 
 
 def compose_runs(runs: int, rate: float) -> list[dict[str, object]]:
-    from releases import APP, FAILING, RELEASE, free_port
     results = []
     for _ in range(runs):
         directory = Path(tempfile.mkdtemp(prefix="preflight-compose-"))

@@ -1,6 +1,6 @@
 """Preview cost of the deployed `local` stack, with and without the policy pack.
 
-    .venv/bin/python bench/preview_cost.py [--runs 9]
+    .venv/bin/python -m bench.preview_cost [--runs 9]
 
 Runs alternate (no pack, pack, no pack, ...) so both see the same machine load; prints medians
 with min and max and the ratio of the medians. Needs `make up` first (previews the real state).
@@ -16,11 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from deploy.policy_pack import pack_arguments
+from deploy.stack import engine_environment
 
-from deploy.stack import engine_environment  # noqa: E402
-from scripts.policy import pack_arguments  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:

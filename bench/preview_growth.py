@@ -1,7 +1,7 @@
 """How preview time grows with the number of services: 10, 25 and 50 generated services in a
 temporary copy of the local stack (previewed, never applied).
 
-    .venv/bin/python bench/preview_growth.py [--runs 3] [--sizes 10 25 50]
+    .venv/bin/python -m bench.preview_growth [--runs 3] [--sizes 10 25 50]
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import copy_project, summary, timed
+from bench.common import copy_project, summary, timed
 
 
 def with_services(count: int):

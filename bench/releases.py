@@ -1,7 +1,7 @@
 """Local up, releases under load and bad releases: Preflight (`pulumi up`, `python -m deploy`) and,
 where `docker compose` is installed, the same containers with `docker compose` (compose_stack.py).
 
-    .venv/bin/python bench/releases.py [--runs 3] [--rate 90]
+    .venv/bin/python -m bench.releases [--runs 3] [--rate 90]
 
 Per run, in a throwaway copy of the local stack on its own ports: a fresh `up` to healthy, a
 no-change `up` and `preview`; steady load alone (the baseline latencies); then, each under
@@ -25,26 +25,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, copy_project, summary, timed
-from load import Load, LoadResult
+from bench.common import APP, FAILING, RELEASE, ROOT, SLOW_READY, copy_project, free_port, summary, timed
+from bench.compose_stack import compose_available, compose_runs
+from bench.load import Load, LoadResult
 
-APP = "preflight-sample-app:0.1.0"
-RELEASE = "preflight-sample-app:bench-release"
-SLOW_READY = "preflight-sample-app:bench-slow-ready"
-FAILING = "preflight-sample-app:bench-failing"
 # The failing release comes before the slow one: a rollback re-applies a release's images with the
 # stack file's current settings, and the slow release needs its start period.
 KINDS = {"good release": RELEASE, "failing release": FAILING, "slow-to-ready release (20 s)": SLOW_READY}
 # An app that warms up declares it: failures during its healthcheck's start period do not count.
 START_PERIOD_S = {SLOW_READY: 30}
 STEADY_S = 10
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def build_images() -> None:
@@ -120,9 +110,9 @@ def preflight_run(rate: float) -> dict[str, object]:
 
 
 def load_row(label: str, loads: list[LoadResult]) -> str:
-    return (f"| {label} | {', '.join(f'{l.failed} of {len(l.codes)}' + (f' ({l.failures})' if l.failed else '') for l in loads)} | "
-            f"{', '.join(f'{l.percentile(0.5):.0f} / {l.percentile(0.99):.0f} ms' for l in loads)} | "
-            f"{', '.join(str(l.resent) for l in loads)}")
+    failed = ", ".join(f"{load.failed} of {len(load.codes)}" + (f" ({load.failures})" if load.failed else "") for load in loads)
+    latencies = ", ".join(f"{load.percentile(0.5):.0f} / {load.percentile(0.99):.0f} ms" for load in loads)
+    return f"| {label} | {failed} | {latencies} | {', '.join(str(load.resent) for load in loads)}"
 
 
 def main() -> int:
@@ -137,7 +127,6 @@ def main() -> int:
         print(f"[bench] preflight run {run + 1}: " + ", ".join(
             f"{k} {v:.1f}s" if isinstance(v, float) else f"{k}: {v.row()}" for k, v in runs[-1].items()),
               file=sys.stderr)
-    from compose_stack import compose_available, compose_runs
     compose = compose_runs(args.runs, args.rate) if compose_available() else []
     print(f"| Preflight, local stack ({args.runs} runs) | median |\n| --- | --- |")
     for key in ("fresh up", "no-change up", "no-change preview", "rollback"):
@@ -155,7 +144,7 @@ def main() -> int:
         print(f"\n| docker compose, same containers ({args.runs} runs) | median |\n| --- | --- |")
         print(f"| compose up --wait, fresh | {summary([r['fresh up'] for r in compose])} |")
         print(f"| fresh up ratio Preflight / compose | "
-              f"{summary([p['fresh up'] / c['fresh up'] for p, c in zip(runs, compose)], unit='x')} |")
+              f"{summary([p['fresh up'] / c['fresh up'] for p, c in zip(runs, compose, strict=False)], unit='x')} |")
         print(f"\n| compose, under {args.rate:.0f} req/s | failed requests | p50 / p99 latency | resent | command |"
               f"\n| --- | --- | --- | --- | --- |")
         print(load_row("recreate with a new image", [r["release load"] for r in compose]) +

@@ -16,14 +16,14 @@ BENCHMARKS = ["preview_cost", "preview_growth", "app_servers", "releases", "back
 
 
 def main() -> int:
-    """`bench/run.py [NAME ...]`: all benchmarks, or only those named (the others' tables are kept)."""
+    """`python -m bench.run [NAME ...]`: all benchmarks, or only those named (the others' tables are kept)."""
     chosen = sys.argv[1:] or BENCHMARKS
     previous = json.loads((HERE / "results.json").read_text()) if (HERE / "results.json").exists() else {}
-    results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    results = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
                "tables": {k: v for k, v in previous.get("tables", {}).items() if k not in chosen}}
     for name in chosen:
-        done = subprocess.run([sys.executable, str(HERE / f"{name}.py")], cwd=HERE, stdout=subprocess.PIPE, text=True)
+        done = subprocess.run([sys.executable, "-m", f"bench.{name}"], cwd=HERE.parent, stdout=subprocess.PIPE, text=True)
         if done.returncode != 0:
             print(f"{name} failed (exit {done.returncode})", file=sys.stderr)
             return done.returncode

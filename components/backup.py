@@ -8,7 +8,7 @@ S3-compatible object storage on the cloud stacks. Restores and drills: `python -
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_docker as docker
@@ -49,7 +49,7 @@ def backup_env(settings: BackupSettings, interval_s: int) -> dict[str, str]:
 class Backup(pulumi.ComponentResource):
     def __init__(self, name: str, settings: BackupSettings, *, interval_s: int, host: Host, stack: str,
                  secret_files: Mapping[str, pulumi.Input[str]], protect: bool,
-                 data_volumes: Mapping[str, pulumi.Input[str]] = {}, opts: Optional[pulumi.ResourceOptions] = None):
+                 data_volumes: Mapping[str, pulumi.Input[str]] = {}, opts: pulumi.ResourceOptions | None = None):
         """secret_files: backup_password, database_url and, for S3, the two access key files;
         data_volumes: path in the job -> a volume backed up as files next to the dump (read-only)."""
         super().__init__("preflight:index:Backup", name, None, opts)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pulumi
 import pulumi_docker as docker
 
@@ -33,7 +31,7 @@ def redis_conf(settings: CacheSettings, password: str, *, port: int = PORT, data
 
 class Cache(pulumi.ComponentResource):
     def __init__(self, name: str, settings: CacheSettings, *, host: Host, stack: str,
-                 password: pulumi.Output[str], protect: bool, opts: Optional[pulumi.ResourceOptions] = None):
+                 password: pulumi.Output[str], protect: bool, opts: pulumi.ResourceOptions | None = None):
         super().__init__("preflight:index:Cache", name, None, opts)
         image = remote_image(f"{name}-image", settings.image, host.child_opts(self))
         self.volume = host.data_volume(f"{name}-data", stack, self, protect)

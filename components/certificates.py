@@ -3,7 +3,7 @@ trust the exported certificate explicitly). The cloud stacks use a Cloudflare or
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import pulumi
 
@@ -12,7 +12,7 @@ from .proxy import TlsCertificate
 
 
 class SelfSignedCertificate(pulumi.ComponentResource):
-    def __init__(self, name: str, hostnames: Sequence[str], opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, hostnames: Sequence[str], opts: pulumi.ResourceOptions | None = None):
         super().__init__("preflight:index:SelfSignedCertificate", name, None, opts)
         cert = GeneratedCertificate(f"{name}-cert", hostnames, opts=pulumi.ResourceOptions(parent=self))
         self.certificate = TlsCertificate(cert_pem=cert.cert_pem, key_pem=pulumi.Output.secret(cert.key_pem))

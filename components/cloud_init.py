@@ -10,7 +10,6 @@ import hashlib
 import ipaddress
 import json
 from dataclasses import dataclass
-from typing import Optional
 
 import yaml
 
@@ -181,18 +180,18 @@ class ServerBoot:
     data: bool  # keeps Postgres, Redis and the backups
     private_ip: str  # the data server's private address, where Postgres and Redis are published
     data_sources: str  # the only network admitted to them there
-    volume: Optional[str]  # the data volume's device (a glob is fine); None: Docker stays on the root disk
-    firewall: Optional[HostFirewall] = None
-    host_key: Optional[HostKey] = None
+    volume: str | None  # the data volume's device (a glob is fine); None: Docker stays on the root disk
+    firewall: HostFirewall | None = None
+    host_key: HostKey | None = None
     prepared_marker: bool = False  # record the user data's hash, so a check can tell how a server was prepared
 
 
-def hetzner_boot(host: HetznerHost, *, data: bool, host_key: Optional[HostKey]) -> ServerBoot:
+def hetzner_boot(host: HetznerHost, *, data: bool, host_key: HostKey | None) -> ServerBoot:
     return ServerBoot(host.deploy_user, tuple(host.ssh_keys[n] for n in sorted(host.ssh_keys)), data, host.private_ip,
                       host.app_subnet, HETZNER_VOLUME if data else None, host_key=host_key)
 
 
-def render_user_data(host: HetznerHost, *, data: bool = True, host_key: Optional[HostKey] = None) -> str:
+def render_user_data(host: HetznerHost, *, data: bool = True, host_key: HostKey | None = None) -> str:
     """#cloud-config for a Hetzner server. data: the server with the volume, Postgres and Redis (the
     only server when app_servers is 1); otherwise an application server, whose disk holds nothing to
     keep. Both depend on settings that do not change with app_servers, so growing replaces no server.
@@ -294,7 +293,7 @@ def prepared_hash(user_data: str) -> str:
     return marker["content"].strip()
 
 
-def ssh_boot(host: SshHost, index: int, host_key: Optional[HostKey]) -> ServerBoot:
+def ssh_boot(host: SshHost, index: int, host_key: HostKey | None) -> ServerBoot:
     """Server `index` of `host.kind: ssh` (0: the data server): a host firewall in place of the
     provider's, and the marker that tells how the server was prepared."""
     return ServerBoot(host.user, tuple(host.ssh_keys[n] for n in sorted(host.ssh_keys)), index == 0, host.private_ip,

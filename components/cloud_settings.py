@@ -7,7 +7,7 @@ reads config.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -36,7 +36,7 @@ def check_admin_cidrs(cls, cidrs: list[str]) -> list[str]:
         try:
             network = ipaddress.ip_network(cidr, strict=False)
         except ValueError:
-            raise _fix("{cidr} is not a network; write it as address/prefix (203.0.113.0/24)", cidr=cidr)
+            raise _fix("{cidr} is not a network; write it as address/prefix (203.0.113.0/24)", cidr=cidr) from None
         if network.prefixlen == 0:
             raise _fix("{cidr} admits SSH from anywhere; list the admins' networks instead", cidr=cidr)
     return cidrs
@@ -83,7 +83,7 @@ class HetznerHost(Strict):
     backups: bool = Field(True, description="Hetzner's daily server backups")
     app_servers: int = Field(1, ge=1, le=20, description="1: one server runs everything; N > 1: N application "
                              "servers behind a load balancer and the first server keeps only the data")
-    app_server_type: Optional[str] = Field(None, pattern=r"^[a-z]+[0-9]+[a-z]*$", description="default: server_type")
+    app_server_type: str | None = Field(None, pattern=r"^[a-z]+[0-9]+[a-z]*$", description="default: server_type")
     app_subnet: Network = Field("10.10.2.0/24", description="application servers and the load balancer; the data "
                                 "server admits Postgres and Redis from this subnet only")
     load_balancer: LoadBalancerSettings = LoadBalancerSettings()
@@ -108,12 +108,12 @@ class HetznerHost(Strict):
     _cidrs = field_validator("admin_cidrs")(check_admin_cidrs)
 
     @model_validator(mode="after")
-    def _addresses_fit(self) -> "HetznerHost":
+    def _addresses_fit(self) -> HetznerHost:
         try:
             ip_range, subnet = ipaddress.ip_network(self.ip_range), ipaddress.ip_network(self.subnet)
             private_ip = ipaddress.ip_address(self.private_ip)
         except ValueError as error:
-            raise _fix("{error}; fix ip_range, subnet or private_ip", error=str(error))
+            raise _fix("{error}; fix ip_range, subnet or private_ip", error=str(error)) from None
         if not subnet.subnet_of(ip_range):
             raise _fix("subnet {subnet} is not inside ip_range {ip_range}", subnet=self.subnet, ip_range=self.ip_range)
         if private_ip not in subnet:
@@ -121,7 +121,7 @@ class HetznerHost(Strict):
         try:
             app_subnet = ipaddress.ip_network(self.app_subnet)
         except ValueError as error:
-            raise _fix("{error}; fix app_subnet", error=str(error))
+            raise _fix("{error}; fix app_subnet", error=str(error)) from None
         if not app_subnet.subnet_of(ip_range) or app_subnet.overlaps(subnet):
             raise _fix("app_subnet {app} must lie inside ip_range {ip_range} and apart from subnet {subnet}",
                        app=self.app_subnet, ip_range=self.ip_range, subnet=self.subnet)
@@ -178,7 +178,7 @@ class Retention(Strict):
     weekly: int = Field(4, ge=0, le=1000)
 
     @model_validator(mode="after")
-    def _keeps_something(self) -> "Retention":
+    def _keeps_something(self) -> Retention:
         if self.hourly + self.daily + self.weekly == 0:
             raise _fix("the retention keeps no snapshot at all; keep at least one hourly, daily or weekly")
         return self
@@ -194,10 +194,10 @@ class RestoreChecks(Strict):
 
 class BackupSettings(Strict):
     image: ImageRef = "preflight-local/backup:1"
-    interval_s: Optional[int] = Field(None, ge=300, le=7 * 86400,
+    interval_s: int | None = Field(None, ge=300, le=7 * 86400,
                                       description="default: hourly in production, daily elsewhere")
     retention: Retention = Retention()
-    repository: Annotated[Union[VolumeRepository, S3Repository], Field(discriminator="kind")] = VolumeRepository()
-    password_secret: Optional[Name] = Field(
+    repository: Annotated[VolumeRepository | S3Repository, Field(discriminator="kind")] = VolumeRepository()
+    password_secret: Name | None = Field(
         None, description="name in preflight:secrets; default: generated and kept (encrypted) in the stack's state")
     checks: RestoreChecks = RestoreChecks()

@@ -2,7 +2,7 @@
 
 Source: https://www.cloudflare.com/ips-v4 and https://www.cloudflare.com/ips-v6 (also served as
 JSON by the API at /client/v4/ips). Recorded here with the date they were last compared with the
-source; `python scripts/cloudflare_ips.py` prints the current lists where that network answers.
+source; `python scripts/compare_cloudflare_ranges.py` prints the current lists where that network answers.
 A stack can override both lists in `preflight:host.cloudflare_ranges`.
 """
 

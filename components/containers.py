@@ -6,8 +6,8 @@ limits, restart policy, log rotation and the wait-until-healthy gate hold by con
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -42,7 +42,7 @@ def networks(attachments: Mapping[str, pulumi.Input[str]], alias: str) -> list[d
     return [docker.ContainerNetworksAdvancedArgs(name=net, aliases=[alias]) for _, net in sorted(attachments.items())]
 
 
-def private_ports(host_private_address: Optional[str], port: int) -> list[docker.ContainerPortArgs]:
+def private_ports(host_private_address: str | None, port: int) -> list[docker.ContainerPortArgs]:
     """A data service's port, published on the host's private-network address only (cloud hosts,
     so application servers can reach it); nothing on the local host."""
     if host_private_address is None:
@@ -98,7 +98,7 @@ def baseline_args(
     role: str = "service",
     public: bool = False,
     restart: str = "unless-stopped",
-    command: Optional[Sequence[str]] = None,
+    command: Sequence[str] | None = None,
 ) -> dict:
     """Arguments every long-running container shares; callers add networks, env, uploads, ports."""
     return {

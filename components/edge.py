@@ -7,7 +7,7 @@ component is checked under mocks and by the policy pack's harness, not by the en
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_cloudflare as cloudflare
@@ -61,7 +61,7 @@ def rate_limit_rules(settings: EdgeSettings, hostnames: Sequence[str]) -> list[c
 
 class CloudflareEdge(pulumi.ComponentResource):
     def __init__(self, name: str, settings: EdgeSettings, monitoring: MonitoringSettings, *, hostnames: Sequence[str],
-                 health_paths: dict[str, str], opts: Optional[pulumi.ResourceOptions] = None):
+                 health_paths: dict[str, str], opts: pulumi.ResourceOptions | None = None):
         """hostnames: every public hostname; health_paths: hostname -> its health route. The DNS
         records come with `route_to`, once what they point at can serve."""
         super().__init__("preflight:index:CloudflareEdge", name, None, opts)

@@ -11,7 +11,8 @@ import datetime
 import secrets
 import string
 import uuid
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
@@ -52,7 +53,7 @@ def self_signed_certificate(hostnames: Sequence[str], days: int = CERTIFICATE_DA
     key, key_pem = _new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0]),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "preflight local")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name).issuer_name(name).public_key(key.public_key())
@@ -142,7 +143,7 @@ class _HostKeyProvider(_GenerateOnce):
         return {"private_key": private_key, "public_key": public_key}
 
 
-def _secret_outputs(opts: Optional[pulumi.ResourceOptions], *names: str) -> pulumi.ResourceOptions:
+def _secret_outputs(opts: pulumi.ResourceOptions | None, *names: str) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=list(names)))
 
 
@@ -151,7 +152,7 @@ class GeneratedPassword(pulumi.dynamic.Resource):
 
     result: pulumi.Output[str]
 
-    def __init__(self, name: str, length: int, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, length: int, opts: pulumi.ResourceOptions | None = None):
         super().__init__(_PasswordProvider(), name, {"length": length, "result": None},
                          _secret_outputs(opts, "result"))
 
@@ -162,7 +163,7 @@ class GeneratedCertificate(pulumi.dynamic.Resource):
     cert_pem: pulumi.Output[str]
     key_pem: pulumi.Output[str]
 
-    def __init__(self, name: str, hostnames: Sequence[str], opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, hostnames: Sequence[str], opts: pulumi.ResourceOptions | None = None):
         super().__init__(_CertificateProvider(), name, {"hostnames": sorted(hostnames), "cert_pem": None, "key_pem": None},
                          _secret_outputs(opts, "key_pem"))
 
@@ -174,7 +175,7 @@ class GeneratedKeyAndCsr(pulumi.dynamic.Resource):
     key_pem: pulumi.Output[str]
     csr_pem: pulumi.Output[str]
 
-    def __init__(self, name: str, hostnames: Sequence[str], opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, hostnames: Sequence[str], opts: pulumi.ResourceOptions | None = None):
         super().__init__(_CsrProvider(), name, {"hostnames": sorted(hostnames), "key_pem": None, "csr_pem": None},
                          _secret_outputs(opts, "key_pem"))
 
@@ -186,7 +187,7 @@ class GeneratedHostKey(pulumi.dynamic.Resource):
     private_key: pulumi.Output[str]
     public_key: pulumi.Output[str]
 
-    def __init__(self, name: str, server: str, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, server: str, opts: pulumi.ResourceOptions | None = None):
         super().__init__(_HostKeyProvider(), name, {"server": server, "private_key": None, "public_key": None},
                          _secret_outputs(opts, "private_key"))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -58,7 +58,7 @@ class CloudInitDone(pulumi.dynamic.Resource):
     address: pulumi.Output[str]
 
     def __init__(self, name: str, server_id: pulumi.Input[str], address: pulumi.Input[str], user: str,
-                 host_key: pulumi.Input[str], opts: Optional[pulumi.ResourceOptions] = None):
+                 host_key: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None):
         super().__init__(_CloudInitDone(), name, {"server_id": server_id, "address": address, "user": user,
                                                   "host_key": host_key}, opts)
 
@@ -106,7 +106,7 @@ class HetznerDockerHost(_HetznerServerHost):
     app_servers = 1 it runs everything; with more it is the data server (Postgres, Redis, backups)."""
 
     def __init__(self, name: str, settings: HetznerHost, stack: str, production: bool,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("preflight:host:Hetzner", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # Stateful and address-bearing resources refuse deletion in production, in Hetzner and in Pulumi.
@@ -161,7 +161,7 @@ class HetznerAppServer(_HetznerServerHost):
     it over the private network."""
 
     def __init__(self, name: str, settings: HetznerHost, index: int, first: HetznerDockerHost, stack: str,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("preflight:host:HetznerApp", name, None, opts)
         assert first.app_subnet is not None
         self.private_address = settings.app_private_ips[index - 1]

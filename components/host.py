@@ -7,14 +7,13 @@ provider plus the two networks every other component attaches to.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
 
-from .settings import LocalHost, StackSettings
-from .ssh_settings import SshHost
+from .settings import LocalHost
 
 
 def network_labels(stack: str) -> list[docker.NetworkLabelArgs]:
@@ -32,12 +31,12 @@ class Host(pulumi.ComponentResource):
     edge_network: docker.Network
     # Cloud hosts: the address on Hetzner's private network, where Postgres and Redis are published
     # for the other servers, and the Docker network that publishes them.
-    private_address: Optional[str] = None
-    private_network: Optional[docker.Network] = None
+    private_address: str | None = None
+    private_network: docker.Network | None = None
     # Application servers of several: the data server is another machine, reached over the private
     # network; containers that use Postgres or Redis join this network (a bridge with a route out,
     # so their connections leave from the server's private address, which the data server admits).
-    data_network: Optional[docker.Network] = None
+    data_network: docker.Network | None = None
     # Hosts that share one Docker engine (the local rehearsal of several servers) publish the
     # proxy's ports shifted by this much.
     port_offset: int = 0
@@ -60,7 +59,7 @@ class Host(pulumi.ComponentResource):
 
 
 class LocalDockerHost(Host):
-    def __init__(self, name: str, settings: LocalHost, stack: str, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, settings: LocalHost, stack: str, opts: pulumi.ResourceOptions | None = None):
         super().__init__("preflight:host:LocalDocker", name, None, opts)
         self.docker_host = settings.docker_host
         self.provider = docker.Provider(f"{name}-docker", host=settings.docker_host,
@@ -75,7 +74,7 @@ class LocalAppHost(Host):
     network of its own (its proxy reaches its own services only), the proxy's ports + k-1."""
 
     def __init__(self, name: str, engine: LocalDockerHost, index: int, stack: str,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("preflight:host:LocalApp", name, None, opts)
         self.docker_host, self.provider, self.port_offset = engine.docker_host, engine.provider, index - 1
         self.internal_network = engine.internal_network
@@ -121,27 +120,3 @@ class Hosts:
     @property
     def multi_host(self) -> bool:
         return self.apps != [self.data]
-
-
-def create_hosts(name: str, settings: StackSettings, opts: Optional[pulumi.ResourceOptions] = None) -> Hosts:
-    """The hosts `settings.host` names; everything else only sees `Host`."""
-    if isinstance(settings.host, LocalHost):
-        local = LocalDockerHost(name, settings.host, settings.stack, opts)
-        if settings.host.app_servers == 1:
-            return Hosts(local, [local])
-        return Hosts(local, [LocalAppHost(f"{name}-app{index}", local, index, settings.stack, opts)
-                             for index in range(1, settings.host.app_servers + 1)])
-    if isinstance(settings.host, SshHost):
-        from .ssh_host import SshServerHost  # imports Host from here
-
-        servers = [SshServerHost(name if index == 0 else f"{name}-app{index}", settings.host, index, settings.stack, opts)
-                   for index in range(len(settings.host.servers))]
-        return Hosts(servers[0], servers[1:] or servers[:1])
-    from .hetzner import HetznerAppServer, HetznerDockerHost  # imports Host from here
-
-    first = HetznerDockerHost(name, settings.host, settings.stack, production=settings.protect_data, opts=opts)
-    if not settings.host.multi_host:
-        return Hosts(first, [first])
-    apps = [HetznerAppServer(f"{name}-app{index}", settings.host, index, first, settings.stack, opts)
-            for index in range(1, settings.host.app_servers + 1)]
-    return Hosts(first, apps)

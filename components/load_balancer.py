@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_hcloud as hcloud
-from pulumi.dynamic import DiffResult, ResourceProvider, UpdateResult, CreateResult
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
 from .cloud_settings import HetznerHost
 from .hetzner import hcloud_id
@@ -43,7 +44,7 @@ def health_check(settings: HetznerHost, port: int, route: HealthRoute) -> hcloud
 class AppLoadBalancer(pulumi.ComponentResource):
     def __init__(self, name: str, settings: HetznerHost, *, network: hcloud.Network, subnet: hcloud.NetworkSubnet,
                  servers: Sequence[hcloud.Server], route: HealthRoute, labels: dict[str, str], production: bool,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("preflight:index:AppLoadBalancer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.load_balancer = hcloud.LoadBalancer(
@@ -67,7 +68,7 @@ class AppLoadBalancer(pulumi.ComponentResource):
         self.register_outputs({"ipv4": self.ipv4, "ipv6": self.ipv6})
 
 
-def unhealthy_ports(load_balancer: Any, server_id: int) -> Optional[list[str]]:
+def unhealthy_ports(load_balancer: Any, server_id: int) -> list[str] | None:
     """The load balancer's view of one server: None when it is not a target, else the ports (with
     their status) that are not healthy yet. `load_balancer` is an hcloud-python BoundLoadBalancer."""
     for target in load_balancer.targets or []:
@@ -103,7 +104,7 @@ class _TargetHealthy(ResourceProvider):
                                "<token>` (or HCLOUD_TOKEN in the environment)")
         client = Client(token=token, application_name="preflight")
         server, deadline = int(props["server_id"]), time.monotonic() + int(props["deadline_s"])
-        last: Optional[list[str]] = None
+        last: list[str] | None = None
         while time.monotonic() < deadline:
             last = unhealthy_ports(client.load_balancers.get_by_id(int(props["load_balancer_id"])), server)
             if last == []:
@@ -116,8 +117,8 @@ class _TargetHealthy(ResourceProvider):
 
 class TargetHealthy(pulumi.dynamic.Resource):
     def __init__(self, name: str, *, load_balancer_id: pulumi.Input[str], server_id: pulumi.Input[str],
-                 server_name: str, release: pulumi.Input[str], token: Optional[pulumi.Input[str]], deadline_s: int,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 server_name: str, release: pulumi.Input[str], token: pulumi.Input[str] | None, deadline_s: int,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__(_TargetHealthy(), name, {
             "load_balancer_id": load_balancer_id, "server_id": server_id, "server_name": server_name,
             "release": release, "deadline_s": deadline_s,

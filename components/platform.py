@@ -3,23 +3,21 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pulumi
 
 from .backup import Backup
 from .cache import Cache
-from .cloud_settings import HetznerHost, S3Repository
-from .ssh_settings import SshHost
 from .certificates import SelfSignedCertificate
+from .cloud_settings import HetznerHost, S3Repository
 from .containers import secret_path
 from .database import Database
-from .host import create_hosts
+from .hosts import create_hosts
 from .proxy import ProxyRoute, ReverseProxy, TlsCertificate
 from .proxy_sites import upstream_marker
 from .secrets import Secrets
 from .service import Service
 from .settings import GeneratedSecret, LoadedSettings, ServiceSettings, StackSettings
+from .ssh_settings import SshHost
 
 PLATFORM_SECRET_SPECS = {"postgres_password": GeneratedSecret(length=48), "redis_password": GeneratedSecret(length=48)}
 GENERATED_BACKUP_PASSWORD = "backup_password"
@@ -44,7 +42,7 @@ def service_secret_files(service: ServiceSettings, secrets: Secrets, database: D
 
 
 class Platform(pulumi.ComponentResource):
-    def __init__(self, name: str, loaded: LoadedSettings, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, loaded: LoadedSettings, opts: pulumi.ResourceOptions | None = None):
         super().__init__("preflight:index:Platform", name, None, opts)
         settings: StackSettings = loaded.settings
         child = pulumi.ResourceOptions(parent=self)

@@ -5,9 +5,9 @@ services' current containers, switched at each release once the new ones are hea
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -52,7 +52,7 @@ def security_headers(settings: ProxySettings) -> dict[str, str]:
 
 
 def render_caddyfile(settings: ProxySettings, routes: Sequence[ProxyRoute], *,
-                     tls_files: tuple[str, str] = (CERT_FILE, KEY_FILE), listen_ports: Optional[tuple[int, int]] = None) -> str:
+                     tls_files: tuple[str, str] = (CERT_FILE, KEY_FILE), listen_ports: tuple[int, int] | None = None) -> str:
     """The whole config in one file (a proxy whose upstreams never change: the compose benchmark,
     the integration tests). Inside the container Caddy listens on 80/443 (`listen_ports` lets a
     test run the same config unprivileged); the redirect targets the published HTTPS port."""
@@ -60,8 +60,8 @@ def render_caddyfile(settings: ProxySettings, routes: Sequence[ProxyRoute], *,
     return render_main(settings, hostnames, listen_ports=listen_ports) + render_sites(routes, tls_files=tls_files)
 
 
-def render_main(settings: ProxySettings, hostnames: Sequence[str], *, listen_ports: Optional[tuple[int, int]] = None,
-                sites_file: Optional[str] = None) -> str:
+def render_main(settings: ProxySettings, hostnames: Sequence[str], *, listen_ports: tuple[int, int] | None = None,
+                sites_file: str | None = None) -> str:
     """Everything but the site blocks: global options, the security headers, the HTTPS redirect.
     sites_file: the site blocks are imported from there (the proxy container: switched per release)."""
     listen = [f"\thttp_port {listen_ports[0]}", f"\thttps_port {listen_ports[1]}"] if listen_ports else []
@@ -124,7 +124,7 @@ class ReverseProxy(pulumi.ComponentResource):
     def __init__(self, name: str, settings: ProxySettings, *, host: Host, stack: str, routes: Sequence[ProxyRoute],
                  upstreams: Mapping[str, pulumi.Input[str]], certificate: TlsCertificate,
                  depends_on: Sequence[pulumi.Resource] = (), after: Sequence[pulumi.Resource] = (),
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         """routes: each upstream is `upstream_marker(service)`; upstreams: service -> its current
         container's host:port (an output); depends_on: what the site blocks wait for (the services'
         new containers, healthy); after: what the proxy container itself waits for (the previous

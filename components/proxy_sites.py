@@ -13,7 +13,8 @@ healthy never reaches this step, so the proxy never sends it a request.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
@@ -128,7 +129,7 @@ class ProxySites(pulumi.dynamic.Resource):
 
     def __init__(self, name: str, *, template: str, upstreams: Mapping[str, pulumi.Input[str]],
                  container: pulumi.Input[str], docker_host: pulumi.Input[str],
-                 ssh_options: pulumi.Input[Sequence[str]] = (), opts: Optional[pulumi.ResourceOptions] = None):
+                 ssh_options: pulumi.Input[Sequence[str]] = (), opts: pulumi.ResourceOptions | None = None):
         super().__init__(_ProxySitesProvider(), name,
                          {"role": ROLE, "template": template, "upstreams": dict(upstreams), "container": container,
                           "docker_host": docker_host, "ssh_options": ssh_options}, opts)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 BASE_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15"]

@@ -5,18 +5,17 @@ Every value handed out is a Pulumi secret, so it is encrypted in state and maske
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 import pulumi
 
 from .generated import GeneratedPassword
-
 from .settings import ConfigSecret, GeneratedSecret, SecretSpec
 
 
 class Secrets(pulumi.ComponentResource):
     def __init__(self, name: str, specs: Mapping[str, SecretSpec], config_values: Mapping[str, pulumi.Output[str]],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("preflight:index:Secrets", name, None, opts)
         self._values: dict[str, pulumi.Output[str]] = {}
         for secret_name, spec in sorted(specs.items()):

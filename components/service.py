@@ -8,7 +8,7 @@ so old and new run side by side, and only the proxy decides which one takes requ
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_docker as docker
@@ -23,7 +23,7 @@ class MigrationFailed(pulumi.RunError):
     pass
 
 
-def require_success(service: str, exit_code: Optional[int], container: str) -> str:
+def require_success(service: str, exit_code: int | None, container: str) -> str:
     """The gate between migrations and the new release: a failed migration stops the update
     before the new service container is created, so the old release keeps serving."""
     if exit_code != 0:
@@ -36,7 +36,7 @@ def require_success(service: str, exit_code: Optional[int], container: str) -> s
 class Service(pulumi.ComponentResource):
     def __init__(self, name: str, settings: ServiceSettings, *, service_name: str, host: Host, stack: str,
                  secret_files: Mapping[str, pulumi.Output[str]], env: Mapping[str, str], run_migrations: bool = True,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         """service_name: the name from config, which the proxy and other services use as hostname;
         secret_files: secret name -> value, delivered under /run/secrets/<name>;
         env: platform-provided variables (merged under the service's own env);

@@ -9,9 +9,10 @@ before any resource is registered.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Optional, Union
+from typing import Annotated, Any, Literal
 
 import pulumi
 import yaml
@@ -20,8 +21,8 @@ from pydantic_core import PydanticCustomError
 
 from .cloud_settings import BackupSettings, EdgeSettings, HetznerHost, MonitoringSettings, S3Repository
 from .secret_names import looks_secret
-from .ssh_settings import SshHost
 from .setting_types import DnsLabel, Domain, EnvName, ImageRef, Name, Port, Strict
+from .ssh_settings import SshHost
 
 NAMESPACE = "preflight"
 KNOWN_STACKS = ("production", "staging", "local")
@@ -60,7 +61,7 @@ class LocalHost(Strict):
                              "released one after another")
 
 
-HostSettings = Annotated[Union[LocalHost, HetznerHost, SshHost], Field(discriminator="kind")]
+HostSettings = Annotated[LocalHost | HetznerHost | SshHost, Field(discriminator="kind")]
 PUBLIC_HOSTS = ("hetzner", "ssh")
 CLOUD_ENVIRONMENTS = ("production", "staging")
 
@@ -72,7 +73,7 @@ class DatabaseSettings(Strict):
     max_connections: int = Field(100, ge=10, le=5000)
     pool_size: int = Field(10, ge=1, le=500, description="connections each service process may hold")
     limits: Limits = Limits(memory_mb=512, cpus=1.0)
-    healthcheck_command: Optional[list[str]] = Field(None, min_length=1, description="default: pg_isready")
+    healthcheck_command: list[str] | None = Field(None, min_length=1, description="default: pg_isready")
 
 
 class CacheSettings(Strict):
@@ -83,7 +84,7 @@ class CacheSettings(Strict):
     limits: Limits = Limits(memory_mb=256, cpus=0.5)
 
     @model_validator(mode="after")
-    def _fits_in_limit(self) -> "CacheSettings":
+    def _fits_in_limit(self) -> CacheSettings:
         if self.maxmemory_mb >= self.limits.memory_mb:
             raise PydanticCustomError(
                 "fix",
@@ -110,7 +111,7 @@ class ProxySettings(Strict):
         return "" if self.https_port == 443 else f":{self.https_port}"
 
     @model_validator(mode="after")
-    def _distinct_ports(self) -> "ProxySettings":
+    def _distinct_ports(self) -> ProxySettings:
         if self.http_port == self.https_port:
             raise PydanticCustomError("fix", "http_port and https_port are both {port}; give them different ports",
                                       {"port": self.http_port})
@@ -127,8 +128,8 @@ class Route(Strict):
 
 class ServiceSettings(Strict):
     image: ImageRef
-    command: Optional[list[str]] = Field(None, min_length=1)
-    port: Optional[Port] = None
+    command: list[str] | None = Field(None, min_length=1)
+    port: Port | None = None
     env: dict[EnvName, str] = {}
     # env var -> secret name; the value is delivered as the file /run/secrets/<name> and the
     # variable <VAR>_FILE points at it, so no secret value appears in `docker inspect`.
@@ -136,8 +137,8 @@ class ServiceSettings(Strict):
     healthcheck: Healthcheck
     limits: Limits = Limits()
     restart: Literal["always", "unless-stopped", "on-failure"] = "unless-stopped"
-    route: Optional[Route] = None
-    migrate_command: Optional[list[str]] = Field(None, min_length=1)
+    route: Route | None = None
+    migrate_command: list[str] | None = Field(None, min_length=1)
     uses_database: bool = True
     uses_cache: bool = True
     depends_on: list[Name] = []
@@ -159,7 +160,7 @@ class ServiceSettings(Strict):
         return env
 
     @model_validator(mode="after")
-    def _route_needs_port(self) -> "ServiceSettings":
+    def _route_needs_port(self) -> ServiceSettings:
         if self.route is not None and self.port is None:
             raise PydanticCustomError("fix", "route is set but port is not; set port to the port the service listens on",
                                       {})
@@ -181,7 +182,7 @@ class ConfigSecret(Strict):
     key: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
 
 
-SecretSpec = Annotated[Union[GeneratedSecret, ConfigSecret], Field(discriminator="source")]
+SecretSpec = Annotated[GeneratedSecret | ConfigSecret, Field(discriminator="source")]
 
 
 class StackSettings(Strict):
@@ -189,8 +190,8 @@ class StackSettings(Strict):
     environment: Literal["production", "staging", "local"]
     domain: Domain
     host: HostSettings
-    edge: Optional[EdgeSettings] = None
-    monitoring: Optional[MonitoringSettings] = None
+    edge: EdgeSettings | None = None
+    monitoring: MonitoringSettings | None = None
     database: DatabaseSettings = DatabaseSettings()
     cache: CacheSettings = CacheSettings()
     proxy: ProxySettings = ProxySettings()
@@ -199,7 +200,7 @@ class StackSettings(Strict):
     secrets: dict[Name, SecretSpec] = {}
 
     @model_validator(mode="after")
-    def _consistent(self) -> "StackSettings":
+    def _consistent(self) -> StackSettings:
         if self.stack in KNOWN_STACKS and self.environment != self.stack:
             raise _at(("environment",), "stack {stack} must have environment {stack}, not {env}; "
                       "fix preflight:environment in Pulumi.{stack}.yaml", stack=self.stack, env=self.environment)
@@ -350,7 +351,7 @@ class LoadedSettings:
     config_secrets: Mapping[str, pulumi.Output[str]]
     # The hcloud provider's token (config hcloud:token), for the rollout gate across several servers;
     # None: the gate reads HCLOUD_TOKEN like the provider does.
-    hcloud_token: Optional[pulumi.Output[str]] = None
+    hcloud_token: pulumi.Output[str] | None = None
 
 
 def parse_settings(stack: str, raw: Mapping[str, Any], secret_keys: set[str]) -> tuple[StackSettings, dict[str, str]]:
@@ -363,7 +364,7 @@ def parse_settings(stack: str, raw: Mapping[str, Any], secret_keys: set[str]) ->
                 f"`pulumi config rm {NAMESPACE}:{key} --stack {stack}` then "
                 f"`pulumi config set --secret {NAMESPACE}:{key} <value> --stack {stack}`"
                 for key in raw if key not in StackSettings.model_fields and looks_secret(key) and key not in secret_keys]
-    settings: Optional[StackSettings] = None
+    settings: StackSettings | None = None
     try:
         settings = StackSettings.model_validate({**{k: v for k, v in raw.items() if k in StackSettings.model_fields},
                                                  "stack": stack})

@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -80,7 +80,7 @@ class ServerPrepared(pulumi.dynamic.Resource):
 
     def __init__(self, name: str, *, server: str, stack: str, address: str, port: int, user: str,
                  host_key: pulumi.Input[str], user_data_hash: pulumi.Input[str],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__(_ServerPreparedProvider(), name, {
             "server": server, "stack": stack, "address": address, "port": port, "user": user, "host_key": host_key,
             "user_data_hash": user_data_hash}, opts)
@@ -102,7 +102,7 @@ class _UserDataProvider(ResourceProvider):
 
 class UserData(pulumi.dynamic.Resource):
     def __init__(self, name: str, *, server: str, user_data: pulumi.Input[str],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__(_UserDataProvider(), name, {"role": USER_DATA_ROLE, "server": server, "user_data": user_data},
                          pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["user_data"])))
 
@@ -112,7 +112,7 @@ class SshServerHost(Host):
     private address; k: application server k)."""
 
     def __init__(self, name: str, settings: SshHost, index: int, stack: str,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("preflight:host:SshServer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         server = settings.servers[index]

@@ -7,7 +7,7 @@ reads config.
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -30,7 +30,7 @@ class SshServer(Strict):
         try:
             ipaddress.ip_address(value)
         except ValueError:
-            raise _fix("{value} is not an IP address; give the server's address (203.0.113.10)", value=value)
+            raise _fix("{value} is not an IP address; give the server's address (203.0.113.10)", value=value) from None
         return value
 
 
@@ -47,11 +47,11 @@ class SshHost(Strict):
     admin_cidrs: list[Network] = Field(min_length=1, description="the only sources admitted on port 22")
     edge_ranges: CloudflareRanges = Field(default_factory=CloudflareRanges,
                                           description="who may reach 80/443 (default: Cloudflare's published ranges)")
-    app_subnet: Optional[Network] = Field(None, description="the private network of the application servers; the "
+    app_subnet: Network | None = Field(None, description="the private network of the application servers; the "
                                           "data server admits Postgres and Redis from it only (required with several)")
-    data_device: Optional[str] = Field(None, pattern=r"^/dev/\S+$", description="a block device for Docker's data "
+    data_device: str | None = Field(None, pattern=r"^/dev/\S+$", description="a block device for Docker's data "
                                        "root on the data server (a volume's by-id path); default: the root disk")
-    load_balancer_address: Optional[str] = Field(None, description="with several servers: where the edge points "
+    load_balancer_address: str | None = Field(None, description="with several servers: where the edge points "
                                                  "(default: every application server)")
 
     _cidrs = field_validator("admin_cidrs")(check_admin_cidrs)
@@ -74,7 +74,7 @@ class SshHost(Strict):
         return "data" if index == 0 else f"app{index}"
 
     @model_validator(mode="after")
-    def _addresses_fit(self) -> "SshHost":
+    def _addresses_fit(self) -> SshHost:
         private = [s.private_address for s in self.servers]
         if len(set(private)) != len(private) or len({s.address for s in self.servers}) != len(self.servers):
             raise _fix("two servers share an address; give each server its own address and private_address")

@@ -13,8 +13,9 @@ import secrets
 import subprocess
 import tarfile
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from components.remote_exec import docker_argv
 
@@ -39,15 +40,15 @@ class Docker:
     ssh_options: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, operations: Mapping[str, Any]) -> "Docker":
+    def of(cls, operations: Mapping[str, Any]) -> Docker:
         """The data server's engine, from the stack's `operations` output."""
         return cls(operations["docker_host"], tuple(operations.get("ssh_options") or ()))
 
     def argv(self, *args: str) -> list[str]:
         return docker_argv(self.host, args, self.ssh_options)
 
-    def run(self, *args: str, input: Optional[str | bytes] = None, check: bool = True,
-            timeout: Optional[float] = None) -> subprocess.CompletedProcess:
+    def run(self, *args: str, input: str | bytes | None = None, check: bool = True,
+            timeout: float | None = None) -> subprocess.CompletedProcess:
         raw = subprocess.run(self.argv(*args), capture_output=True, timeout=timeout,
                              input=input.encode() if isinstance(input, str) else input)
         result = subprocess.CompletedProcess(raw.args, raw.returncode, raw.stdout.decode(errors="replace"),
@@ -66,7 +67,7 @@ class Snapshot:
 
     @property
     def age_s(self) -> float:
-        return (datetime.datetime.now(datetime.timezone.utc) - self.time).total_seconds()
+        return (datetime.datetime.now(datetime.UTC) - self.time).total_seconds()
 
 
 def parse_time(text: str) -> datetime.datetime:

@@ -7,8 +7,8 @@ import socket
 import ssl
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 POLL_S = 1.0
 
@@ -22,7 +22,7 @@ def resolve(host: str) -> str:
         raise
 
 
-def status_of(url: str, ca_pem: Optional[str], timeout_s: float = 5.0) -> int:
+def status_of(url: str, ca_pem: str | None, timeout_s: float = 5.0) -> int:
     """The HTTP status of GET url (0 when it cannot connect)."""
     parts = urllib.parse.urlsplit(url)
     context = ssl.create_default_context(cadata=ca_pem) if ca_pem else ssl.create_default_context()
@@ -43,7 +43,7 @@ class GateResult:
     last_status: dict[str, int]
 
 
-def wait_healthy(urls: list[str], ca_pem: Optional[str], deadline_s: float,
+def wait_healthy(urls: list[str], ca_pem: str | None, deadline_s: float,
                  progress: Callable[[str], None] = lambda _: None) -> GateResult:
     started = time.monotonic()
     last: dict[str, int] = {}

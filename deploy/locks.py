@@ -16,7 +16,7 @@ import socket
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -29,7 +29,7 @@ class Lock:
     taken: datetime
 
     def describe(self) -> str:
-        return f"pid {self.pid} of {self.owner}, since {self.taken.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+        return f"pid {self.pid} of {self.owner}, since {self.taken.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def lock_directory(backend_url: str, project: str, stack: str) -> Path | None:
@@ -66,7 +66,7 @@ def process_started(pid: int) -> datetime | None:
         return None
     if fields[0] in ("Z", "X"):
         return None
-    return datetime.fromtimestamp(boot + int(fields[19]) / os.sysconf("SC_CLK_TCK"), tz=timezone.utc)
+    return datetime.fromtimestamp(boot + int(fields[19]) / os.sysconf("SC_CLK_TCK"), tz=UTC)
 
 
 def is_stale(lock: Lock, hostname: str | None = None) -> bool:

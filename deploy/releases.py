@@ -7,7 +7,6 @@ import datetime
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import yaml
 from pulumi import automation as auto
@@ -42,7 +41,7 @@ def record(stack: auto.Stack, images: dict[str, str]) -> Release:
     if known and known[-1].images == images:
         return known[-1]
     release = Release((known[-1].number + 1) if known else 1,
-                      datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), images)
+                      datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), images)
     stack.workspace.set_tag(stack.name, f"{PREFIX}{release.number}",
                             json.dumps({"number": release.number, "at": release.at, "images": images}))
     for old in known[:-(KEEP - 1)] if len(known) >= KEEP else []:
@@ -50,7 +49,7 @@ def record(stack: auto.Stack, images: dict[str, str]) -> Release:
     return release
 
 
-def previous(stack: auto.Stack, current: dict[str, str]) -> Optional[Release]:
+def previous(stack: auto.Stack, current: dict[str, str]) -> Release | None:
     """The newest recorded release that differs from `current`."""
     for release in reversed(recorded(stack)):
         if release.images != current:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Optional
 
 from pulumi import automation as auto
 
@@ -47,7 +46,7 @@ class Report:
     summary: dict[str, int] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
-    failed: Optional[str] = None
+    failed: str | None = None
 
     @property
     def dangerous(self) -> list[Step]:

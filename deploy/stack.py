@@ -11,6 +11,8 @@ import yaml
 from pulumi import automation as auto
 
 from . import locks
+from .engine import engine_env
+from .policy_pack import PACK, config_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT  # the project directory the command works on (`--project`)
@@ -19,9 +21,6 @@ LOCAL_PASSPHRASE = "preflight-local"
 
 
 def engine_environment(stack: str) -> dict[str, str]:
-    sys.path.insert(0, str(ROOT))
-    from scripts.toolchain import engine_env  # setup of this machine's engine (PULUMI_HOME, offline flags)
-
     env = engine_env()
     if stack == "local":
         env["PULUMI_CONFIG_PASSPHRASE"] = LOCAL_PASSPHRASE
@@ -68,6 +67,4 @@ def operations(stack: auto.Stack) -> dict[str, Any]:
 
 def pack_options(stack_name: str) -> dict[str, list[str]]:
     """The policy pack and the stack's enforcement config, as Automation API arguments."""
-    from scripts.policy import config_file, PACK
-
     return {"policy_packs": [str(PACK)], "policy_pack_configs": [str(config_file(stack_name))]}

@@ -16,10 +16,9 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from .backups import Docker
-
 
 REMOVE, REPORT = "remove", "report"
 
@@ -56,7 +55,7 @@ class UnhealthyWatch:
         self._processes: list[subprocess.Popen] = []
         self._threads: list[threading.Thread] = []
 
-    def __enter__(self) -> "UnhealthyWatch":
+    def __enter__(self) -> UnhealthyWatch:
         label = f"label=preflight.stack={self.stack}"
         for engine in self.engines:
             listed = engine.run("ps", "-aq", "--no-trunc", "--filter", label, check=False)

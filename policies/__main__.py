@@ -3,14 +3,8 @@
 Enforcement per stack comes from the config files in config/ (`--policy-pack-config`), not from here.
 """
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root: components.secret_names
-
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
-
-from rules import ALL_RULES  # noqa: E402
+from pulumi_policy import EnforcementLevel, PolicyPack
+from rules import ALL_RULES  # the pack's own modules; components.secret_names comes from the project, installed
 
 PolicyPack(
     name="preflight",

@@ -20,7 +20,8 @@ def main() -> int:
     for name, url in sorted(outputs["urls"].value.items()):
         print(f"  {name}: {url}")
     for url in sorted(outputs["health_urls"].value.values()):
-        print(f"  curl --cacert {CERTIFICATE.relative_to(Path.cwd()) if CERTIFICATE.is_relative_to(Path.cwd()) else CERTIFICATE} {url}")
+        certificate = CERTIFICATE.relative_to(Path.cwd()) if CERTIFICATE.is_relative_to(Path.cwd()) else CERTIFICATE
+        print(f"  curl --cacert {certificate} {url}")
     return 0
 
 

@@ -16,9 +16,9 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 GO_ENV = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOSUMDB": "off"}
@@ -31,8 +31,8 @@ class BridgedProvider:
     upstream_version: str
     # The served docker module declares another module path and keeps its constructor under
     # internal/: the build uses a copy of it, under the declared path, with an exported wrapper.
-    declared_path: Optional[str] = None
-    export_package: Optional[str] = None
+    declared_path: str | None = None
+    export_package: str | None = None
 
     @property
     def program(self) -> Path:
@@ -64,7 +64,7 @@ def recipe(name: str) -> str:
     return source_hash(provider.program, repr(provider))
 
 
-def run(cmd: list[str], cwd: Path, env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess:
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=cwd, env={**os.environ, **GO_ENV, **(env or {})}, capture_output=True, text=True)
 
 

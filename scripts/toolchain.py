@@ -26,11 +26,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import plugins as bridged  # noqa: E402  (scripts/ is not a package on the Makefile's command line)
+from deploy.engine import CACHE, ROOT, cli_dir, engine_env, sdk_version
+from scripts import plugins as bridged
 
-ROOT = Path(__file__).resolve().parent.parent
-CACHE = Path(os.environ.get("PREFLIGHT_CACHE", Path.home() / ".cache" / "preflight"))
 RELEASES = "https://get.pulumi.com/releases"
 GO_ENV = bridged.GO_ENV
 EXIT_INCOMPLETE = 3
@@ -47,10 +45,6 @@ class Plugin:
     version: str
 
 
-def sdk_version() -> str:
-    return importlib.metadata.version("pulumi")
-
-
 def required_plugins() -> list[Plugin]:
     """Every resource plugin an installed Python SDK declares in its pulumi-plugin.json."""
     plugins = set()
@@ -61,23 +55,6 @@ def required_plugins() -> list[Plugin]:
                 if meta.get("resource") and meta.get("name"):
                     plugins.add(Plugin(meta["name"], meta["version"].lstrip("v")))
     return sorted(plugins, key=lambda p: p.name)
-
-
-def engine_env() -> dict[str, str]:
-    """The variables every Pulumi invocation of this project runs with."""
-    version = sdk_version()
-    return {
-        # The served language host runs the `python3` it finds first: the project's virtualenv.
-        "PATH": os.pathsep.join([str(cli_dir(version)), str(ROOT / ".venv" / "bin"), os.environ.get("PATH", "")]),
-        "PULUMI_HOME": str(CACHE / "pulumi-home"),
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_BACKEND_URL": os.environ.get("PULUMI_BACKEND_URL", f"file://{ROOT / '.state'}"),
-    }
-
-
-def cli_dir(version: str) -> Path:
-    return CACHE / "toolchain" / f"pulumi-v{version}"
 
 
 def run(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -166,7 +143,8 @@ def go_build(module: str, version: str, package: str, output: Path, mod_edits: l
 def build_cli(version: str, target: Path) -> bool:
     # pkg/v3's go.mod points sdk/v3 at a sibling directory; use the released module instead.
     return go_build("github.com/pulumi/pulumi/pkg/v3", f"v{version}", "./cmd/pulumi", target / "pulumi",
-                    ["-dropreplace", "github.com/pulumi/pulumi/sdk/v3", "-require", f"github.com/pulumi/pulumi/sdk/v3@v{version}"],
+                    ["-dropreplace", "github.com/pulumi/pulumi/sdk/v3",
+                     "-require", f"github.com/pulumi/pulumi/sdk/v3@v{version}"],
                     f"the Pulumi CLI v{version} (a few minutes on 2 cores)")
 
 

@@ -9,8 +9,9 @@ violation was found, the rule is not applicable — never a false pass and never
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Any
 
 from pulumi_policy import (
     PolicyConfigSchema,
@@ -109,7 +110,7 @@ def rule_maker(concern: str, default_types: tuple[str, ...] = ()) -> Callable[..
     return make
 
 
-def collect(run: Callable[[], Iterable[Any]]) -> tuple[list[Any], Optional[str]]:
+def collect(run: Callable[[], Iterable[Any]]) -> tuple[list[Any], str | None]:
     """Everything `run` yields up to the first unknown value, and that value's description."""
     found: list[Any] = []
     try:
@@ -120,7 +121,7 @@ def collect(run: Callable[[], Iterable[Any]]) -> tuple[list[Any], Optional[str]]
     return found, None
 
 
-def find_waiver(config: Mapping[str, Any], name: str, urn: str) -> Optional[str]:
+def find_waiver(config: Mapping[str, Any], name: str, urn: str) -> str | None:
     for waiver in (config or {}).get("waivers", []):
         reason = str(waiver.get("reason", "")).strip()
         if waiver.get("resource") in (name, urn) and reason:
@@ -199,7 +200,7 @@ def of_type(resources: Sequence[PolicyResource], *types: str) -> list[PolicyReso
     return [r for r in resources if r.resource_type in types]
 
 
-def referrers(resources: Sequence[PolicyResource], prop: Optional[str] = None) -> dict[str, list[PolicyResource]]:
+def referrers(resources: Sequence[PolicyResource], prop: str | None = None) -> dict[str, list[PolicyResource]]:
     """URN -> the resources among `resources` that name it in property `prop` (any property when
     None): a resource that takes another's id or name depends on it through that property."""
     by_urn: dict[str, list[PolicyResource]] = {}

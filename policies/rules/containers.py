@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from pulumi_policy import Severity
 
@@ -39,7 +40,8 @@ def cpu_limit(props: Mapping[str, Any]) -> Iterator[str]:
 @long_running
 def restart_policy(props: Mapping[str, Any]) -> Iterator[str]:
     if props.get("restart") not in ("unless-stopped", "always", "on-failure"):
-        yield f"set restart to 'unless-stopped' (is {props.get('restart') or 'no'!r}) so the container survives crashes and reboots"
+        yield (f"set restart to 'unless-stopped' (is {props.get('restart') or 'no'!r}) so the container survives crashes "
+               "and reboots")
 
 
 @long_running
@@ -79,7 +81,8 @@ def no_docker_socket(props: Mapping[str, Any]) -> Iterator[str]:
 
 @long_running
 def no_new_privileges(props: Mapping[str, Any]) -> Iterator[str]:
-    if not any(opt.replace("=", ":") in ("no-new-privileges:true", "no-new-privileges") for opt in props.get("securityOpts") or []):
+    options = [opt.replace("=", ":") for opt in props.get("securityOpts") or []]
+    if not any(opt in ("no-new-privileges:true", "no-new-privileges") for opt in options):
         yield "add securityOpts ['no-new-privileges:true'] so a compromised process cannot gain privileges via setuid"
 
 

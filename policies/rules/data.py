@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
-from .base import (CONTAINER, NETWORK, VOLUME, env_items, image_repository, is_data_container, is_one_shot, number,
-                   of_type, role, rule_maker)
+from .base import (
+    CONTAINER,
+    NETWORK,
+    VOLUME,
+    env_items,
+    image_repository,
+    is_data_container,
+    is_one_shot,
+    number,
+    of_type,
+    role,
+    rule_maker,
+)
 
 HCLOUD_SERVER = "hcloud:index/server:Server"
 HCLOUD_VOLUME = "hcloud:index/volume:Volume"
@@ -34,7 +46,8 @@ def no_published_ports(props: Mapping[str, Any]) -> Iterator[str]:
         return
     public = [p for p in props.get("ports") or [] if not on_private_address(p)]
     if public or props.get("publishAllPorts"):
-        published = ", ".join(f"{p.get('ip') or '0.0.0.0'}:{number(p.get('external'))}->{number(p.get('internal'))}" for p in public)
+        published = ", ".join(f"{p.get('ip') or '0.0.0.0'}:{number(p.get('external'))}->{number(p.get('internal'))}"
+                              for p in public)
         yield (f"remove the published ports ({published or 'publishAllPorts'}); the {role(props)} is reached only "
                "over the internal Docker network, or on the servers' private network address")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from pulumi_policy import PolicyResource, Severity
 
@@ -113,9 +114,11 @@ RULES = [
           "SSH only from admin CIDRs, key-only", every_server_has_firewall),
     _rule("PF-HOST-005", "Servers allow key-only SSH and no root login.", Severity.CRITICAL,
           "SSH only from admin CIDRs, key-only", key_only_ssh, types=(HCLOUD_SERVER,)),
-    _rule("PF-HOST-006", "Server backups are on (application servers keep nothing and are exempt).", Severity.HIGH, "server backups on in production",
+    _rule("PF-HOST-006", "Server backups are on (application servers keep nothing and are exempt).", Severity.HIGH,
+          "server backups on in production",
           server_backups, types=(HCLOUD_SERVER,), production_only=True),
-    _rule("PF-HOST-007", "Servers (but stateless application servers), volumes and primary IPs have deletion protection.", Severity.HIGH,
+    _rule("PF-HOST-007", "Servers (but stateless application servers), volumes and primary IPs have deletion protection.",
+          Severity.HIGH,
           "`protect`/deletion protection on stateful resources in production", deletion_protection,
           types=(HCLOUD_SERVER, HCLOUD_VOLUME, HCLOUD_PRIMARY_IP), production_only=True),
     _rule("PF-HOST-008", "Primary IPs outlive the server.", Severity.MEDIUM,

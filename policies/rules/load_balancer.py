@@ -3,7 +3,8 @@ network, HTTPS end to end."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from pulumi_policy import PolicyResource, Severity
 

@@ -10,16 +10,17 @@ import shutil
 import socket
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
 from pulumi import automation as auto
 
+from deploy.policy_pack import pack_arguments
 from deploy.stack import engine_environment
 from scripts.toolchain import ensure
-from scripts.policy import pack_arguments
 from tests.stack_config import CLOUD_SECRETS, ROOT
 
 PROGRAM = ["Pulumi.yaml", "__main__.py", "components"]

@@ -16,6 +16,7 @@ from pulumi import automation as auto
 
 from tests.engine.conftest import ProjectCopy, cloud_copy
 
+
 @pytest.fixture(scope="module", params=["production", "staging"])
 def cloud(request, engine, tmp_path_factory) -> ProjectCopy:
     return cloud_copy(tmp_path_factory.mktemp(request.param), engine, request.param)

@@ -33,5 +33,6 @@ def test_the_filter_drops_data_ports_except_from_the_app_subnet_and_is_idempoten
     assert result.returncode == 0, result.stderr
     rules = [line for line in result.stdout.splitlines() if line.startswith("-A DOCKER-USER")]
     assert sorted(rules) == sorted(
-        f"-A DOCKER-USER ! -s 10.10.2.0/24 -p tcp -m conntrack --ctorigdst 10.10.1.10 --ctorigdstport {port} --ctdir ORIGINAL -j DROP"
+        f"-A DOCKER-USER ! -s 10.10.2.0/24 -p tcp -m conntrack --ctorigdst 10.10.1.10 --ctorigdstport {port} "
+        "--ctdir ORIGINAL -j DROP"
         for port in (5432, 6379))

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from components.cloud_init import ssh_boot, render_boot
+from components.cloud_init import render_boot, ssh_boot
 from components.ssh_settings import SshHost
 from tests import daemons
 

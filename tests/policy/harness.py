@@ -9,9 +9,10 @@ from __future__ import annotations
 import copy
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import proto
@@ -73,7 +74,7 @@ def struct(value: dict[str, Any]) -> struct_pb2.Struct:
 class Pack:
     """The preflight pack configured as `--policy-pack-config policies/config/<config>.json` would."""
 
-    def __init__(self, stack: str, config: Optional[dict[str, Any]] = None):
+    def __init__(self, stack: str, config: dict[str, Any] | None = None):
         self.stack = stack
         self.servicer = _PolicyAnalyzerServicer("preflight", "0.1.0", [r.to_policy() for r in ALL_RULES],
                                                 EnforcementLevel.ADVISORY)

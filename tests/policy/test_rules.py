@@ -45,7 +45,8 @@ CASES = [
         "\thandle {", "\thandle /debug/* {\n\t\treverse_proxy api:8000\n\t}\n\thandle {")), "/debug"),
     ("PF-SEC-006", "proxy", lambda r: r.props["uploads"][0].update(content=WHOLE_CADDYFILE.replace(
         "\thandle {", "\thandle /_profiler/* {\n\t\treverse_proxy api:8000\n\t}\n\thandle {")), "/_profiler"),
-    ("PF-SEC-007", "proxy", lambda r: r.props["uploads"][0].update(content=CADDYFILE.replace("max-age=31536000", "max-age=86400")),
+    ("PF-SEC-007", "proxy",
+     lambda r: r.props["uploads"][0].update(content=CADDYFILE.replace("max-age=31536000", "max-age=86400")),
      ">= 31536000"),
     ("PF-SEC-008", "proxy", lambda r: r.props["uploads"][0].update(content=CADDYFILE.replace("X-Frame-Options", "X-Other")),
      "X-Frame-Options"),
@@ -81,7 +82,8 @@ CASES = [
     ("PF-CTR-007", "api", setp(privileged=True), "privileged"),
     ("PF-CTR-008", "api", setp(volumes=[{"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock"}]),
      "docker.sock"),
-    ("PF-CTR-008", "backup", setp(mounts=[{"type": "bind", "source": "/var/run/docker.sock", "target": "/s"}]), "root on the host"),
+    ("PF-CTR-008", "backup", setp(mounts=[{"type": "bind", "source": "/var/run/docker.sock", "target": "/s"}]),
+     "root on the host"),
     ("PF-CTR-009", "redis", setp(securityOpts=[]), "no-new-privileges"),
     ("PF-CTR-010", "api", setp(user="root"), "non-root"),
     ("PF-CTR-010", "api", setp(user="0:0"), "non-root"),
@@ -201,5 +203,6 @@ def test_production_only_rules_do_not_apply_to_staging():
 
 
 def test_all_stack_rules_warn_in_staging_without_blocking():
-    outcome = Pack("staging").analyze(mutated(production("staging"), "postgres", setp(ports=[{"internal": 5432, "external": 5432}])))
+    published = setp(ports=[{"internal": 5432, "external": 5432}])
+    outcome = Pack("staging").analyze(mutated(production("staging"), "postgres", published))
     assert [(v.rule, v.level) for v in outcome.violations] == [("PF-DATA-001", "advisory")]

@@ -63,7 +63,8 @@ class AptProxy:
         for name in ("cache", "log", "conf"):
             (CACHE / "apt" / name).mkdir(parents=True, exist_ok=True)
         (CACHE / "apt" / "conf" / "acng.conf").write_text(
-            f"CacheDir: {CACHE / 'apt' / 'cache'}\nLogDir: {CACHE / 'apt' / 'log'}\nPort: {APT_PROXY_PORT}\nBindAddress: {GATEWAY}\n")
+            f"CacheDir: {CACHE / 'apt' / 'cache'}\nLogDir: {CACHE / 'apt' / 'log'}\n"
+            f"Port: {APT_PROXY_PORT}\nBindAddress: {GATEWAY}\n")
         self.log = (CACHE / "apt" / "run.log").open("w")
         self.process = subprocess.Popen(["/usr/sbin/apt-cacher-ng", "-c", str(CACHE / "apt" / "conf"), "ForeGround=1"],
                                         stdout=self.log, stderr=subprocess.STDOUT)

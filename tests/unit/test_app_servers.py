@@ -11,7 +11,8 @@ import yaml
 
 from components.settings import SettingsError, parse_settings
 from tests.mocks import build_stack
-from tests.stack_config import CLOUD_SECRETS as SECRETS, stack_config
+from tests.stack_config import CLOUD_SECRETS as SECRETS
+from tests.stack_config import stack_config
 
 CONTAINER = "docker:index/container:Container"
 SERVER = "hcloud:index/server:Server"
@@ -60,7 +61,7 @@ def test_resource_counts_follow_the_number_of_application_servers(stack):
     # Stable addresses and the volume belong to the data server only.
     assert count(built, "hcloud:index/primaryIp:PrimaryIp") == 2 and count(built, "hcloud:index/volume:Volume") == 1
     assert count(built, "pulumi:providers:docker") == (n + 1 if many else 1)
-    roles = [next(l["value"] for l in c.inputs["labels"] if l["label"] == "preflight.role") for c in built.containers]
+    roles = [next(label["value"] for label in c.inputs["labels"] if label["label"] == "preflight.role") for c in built.containers]
     assert sorted(roles) == sorted(["database", "cache", "backup", "migration"] + ["proxy", "service", "service"] * n)
 
 
@@ -217,6 +218,7 @@ def gate_props(deadline_s=30):
 
 def test_the_rollout_gate_waits_until_the_load_balancer_reports_the_server_healthy(monkeypatch):
     import hcloud
+
     from components import load_balancer
 
     fake = FakeLoadBalancers([{443: "unknown", 80: "healthy"}, {443: "unhealthy", 80: "healthy"},
@@ -229,6 +231,7 @@ def test_the_rollout_gate_waits_until_the_load_balancer_reports_the_server_healt
 
 def test_the_rollout_gate_stops_the_update_when_the_server_never_turns_healthy(monkeypatch):
     import hcloud
+
     from components import load_balancer
 
     monkeypatch.setattr(hcloud, "Client", lambda **_: SimpleNamespace(

@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from components import cloudflare_ips
-from components.settings import parse_settings, stack_separation_problems, copied_secret_problems
+from components.settings import copied_secret_problems, parse_settings, stack_separation_problems
 from tests.mocks import build_stack
-from tests.stack_config import CLOUD_SECRETS as SECRETS, stack_config
-
+from tests.stack_config import CLOUD_SECRETS as SECRETS
+from tests.stack_config import stack_config
 
 
 def built(stack: str):

@@ -37,7 +37,7 @@ def test_certificate_covers_the_hostnames_and_trusts_itself():
     assert ExtendedKeyUsageOID.SERVER_AUTH in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert cert.issuer == cert.subject
     cert.verify_directly_issued_by(cert)
-    lifetime = cert.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)
+    lifetime = cert.not_valid_after_utc - datetime.datetime.now(datetime.UTC)
     assert datetime.timedelta(days=360) < lifetime <= datetime.timedelta(days=366)
     assert key_pem.startswith("-----BEGIN PRIVATE KEY-----")
 

@@ -7,12 +7,12 @@ import json
 import os
 import socket
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from deploy.locks import clear_stale_locks, lock_directory
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def write_lock(backend: Path, name: str, pid: int, hostname: str, taken: datetime) -> Path:

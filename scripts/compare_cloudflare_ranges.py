@@ -1,6 +1,6 @@
 """Print Cloudflare's current edge ranges next to the ones recorded in components/cloudflare_ips.py.
 
-    python scripts/cloudflare_ips.py      # exit 1 when the recorded lists differ from the source
+    python scripts/compare_cloudflare_ranges.py     # exit 1 when the recorded lists differ from the source
 
 Needs the network that serves www.cloudflare.com (not the build machines)."""
 
@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import sys
 import urllib.request
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from components import cloudflare_ips  # noqa: E402
+from components import cloudflare_ips
 
 
 def fetch(url: str) -> tuple[str, ...]:
