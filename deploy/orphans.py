@@ -36,7 +36,7 @@ class Known:
     """What the state holds, by Docker id (containers, networks) or name (volumes)."""
 
     containers: frozenset[str]
-    networks: frozenset[str]
+    networks: frozenset[str]  # ids and names: a container that was created but never started knows only the names
     volumes: frozenset[str]
 
     @classmethod
@@ -46,7 +46,13 @@ class Known:
         def outputs(kind: str, key: str) -> frozenset[str]:
             return frozenset(str((r.get("outputs") or {}).get(key)) for r in resources
                              if r.get("type") == kind and (r.get("outputs") or {}).get(key))
-        return cls(outputs(CONTAINER, "id"), outputs(NETWORK, "id"), outputs(VOLUME, "name"))
+        return cls(outputs(CONTAINER, "id"), outputs(NETWORK, "id") | outputs(NETWORK, "name"), outputs(VOLUME, "name"))
+
+
+def networks_of(container: dict[str, Any]) -> set[str]:
+    """The ids and names of the networks a container is on (ids are empty until it first starts)."""
+    attached = (container.get("NetworkSettings") or {}).get("Networks") or {}
+    return {name for name in attached} | {n.get("NetworkID") for n in attached.values() if n.get("NetworkID")}
 
 
 @dataclass(frozen=True)
@@ -110,8 +116,7 @@ def find(stack: str, deployment: dict[str, Any], engines: Iterable[Docker]) -> O
         # A container on one of this stack's networks belongs to this stack; on none of them, to another copy.
         ours, others = [], []
         for container in containers:
-            networks = {n.get("NetworkID") for n in ((container.get("NetworkSettings") or {}).get("Networks") or {}).values()}
-            (ours if networks & known.networks else others).append(container)
+            (ours if networks_of(container) & known.networks else others).append(container)
         for container in ours:
             if container["Id"] not in known.containers:
                 orphans.found.append(Orphan(engine, "container", container["Id"], container["Name"].lstrip("/")))

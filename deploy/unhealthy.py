@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 
 from .backups import Docker
+from .orphans import networks_of
 
 REMOVE, REPORT = "remove", "report"
 
@@ -94,12 +95,11 @@ class UnhealthyWatch:
     def _ours(self, engine: Docker, container: str) -> bool:
         if not self.networks:
             return True
-        found = engine.run("inspect", "--format", "{{json .NetworkSettings.Networks}}", container, check=False)
+        found = engine.run("inspect", container, check=False)
         try:
-            attached = {n.get("NetworkID") for n in (json.loads(found.stdout) or {}).values()}
-        except (json.JSONDecodeError, AttributeError):
+            return bool(networks_of(json.loads(found.stdout)[0]) & self.networks)
+        except (json.JSONDecodeError, IndexError, AttributeError):
             return False
-        return bool(attached & self.networks)
 
     def _remove(self, docker: Docker, container: str, name: str) -> None:
         health = docker.run("inspect", "--format", "{{json .State.Health}}", container, check=False)

@@ -66,21 +66,24 @@ class Stack:
         return json.loads(self.project.cli("stack", "export", check=True).stdout)["deployment"]
 
 
-def labelled_containers() -> list[dict]:
-    ids = subprocess.run(["docker", "ps", "-q", "--no-trunc", "--filter", "label=preflight.stack=local"],
+def labelled_containers(*, stopped_too: bool = False) -> list[dict]:
+    ids = subprocess.run(["docker", "ps", *(["-a"] if stopped_too else []), "-q", "--no-trunc",
+                          "--filter", "label=preflight.stack=local"],
                          capture_output=True, text=True, check=True).stdout.split()
     return json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True).stdout or "[]") \
         if ids else []
 
 
-def running_but_unknown(stack: Stack) -> list[str]:
-    """Running containers on this stack's networks (its own; other copies have theirs) that the
-    state does not have."""
+def unknown_containers(stack: Stack) -> list[str]:
+    """Containers (running, exited or created but never started) on this stack's networks (its own;
+    other copies have theirs) that the state does not have."""
     resources = stack.state().get("resources") or []
     ids = {r["outputs"].get("id") for r in resources if r["type"] == "docker:index/container:Container"}
-    networks = {r["outputs"].get("id") for r in resources if r["type"] == "docker:index/network:Network"}
-    return [c["Name"] for c in labelled_containers()
-            if {n["NetworkID"] for n in c["NetworkSettings"]["Networks"].values()} & networks and c["Id"] not in ids]
+    networks = {r["outputs"].get(key) for r in resources if r["type"] == "docker:index/network:Network"
+                for key in ("id", "name")}
+    return [c["Name"] for c in labelled_containers(stopped_too=True)
+            if ({n["NetworkID"] for n in c["NetworkSettings"]["Networks"].values()}
+                | set(c["NetworkSettings"]["Networks"])) & networks and c["Id"] not in ids]
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +187,7 @@ def recover_and_check(stack: Stack, rows_before: int) -> subprocess.CompletedPro
     recovered = stack.deploy_up()
     seconds = time.monotonic() - started
     assert recovered.returncode == 0, recovered.stderr
-    assert running_but_unknown(stack) == [], recovered.stderr
+    assert unknown_containers(stack) == [], recovered.stderr
     assert stack.health() == 200
     assert stack.visits() == rows_before
     print(f"recovered in {seconds:.1f}s:\n" + "\n".join(line for line in recovered.stderr.splitlines()
@@ -260,4 +263,4 @@ def test_an_up_while_the_docker_engine_is_down_fails_at_once_and_the_engine_brin
     assert stack.health() == 200 and stack.visits() == rows
     recovered = stack.deploy_up()
     assert recovered.returncode == 0, recovered.stderr
-    assert running_but_unknown(stack) == [] and stack.health() == 200 and stack.visits() == rows
+    assert unknown_containers(stack) == [] and stack.health() == 200 and stack.visits() == rows

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from deploy.orphans import CONTAINER, NETWORK, VOLUME, find, remove
 
 STATE = {"resources": [
-    {"type": NETWORK, "outputs": {"id": "net-edge"}},
-    {"type": NETWORK, "outputs": {"id": "net-internal"}},
+    {"type": NETWORK, "outputs": {"id": "net-edge", "name": "preflight-host-edge-1"}},
+    {"type": NETWORK, "outputs": {"id": "net-internal", "name": "preflight-host-internal-1"}},
     {"type": CONTAINER, "outputs": {"id": "c-api", "name": "preflight-api-1"}},
     {"type": CONTAINER, "outputs": {"id": "c-postgres", "name": "preflight-postgres-1"}},
     {"type": VOLUME, "outputs": {"name": "preflight-postgres-data-1"}},
@@ -83,6 +83,14 @@ def test_a_container_an_interrupted_update_made_on_the_stacks_networks_is_an_orp
     assert "not in the state" in orphans.lines()[0]
     assert remove(orphans) == ["removed container preflight-api-2"]
     assert ("rm", "-f", "c-api-2") in docker.ran
+
+
+def test_a_container_created_but_never_started_is_found_by_its_networks_names():
+    # Killed between `docker create` and `docker start`: its networks have no ids yet, only names.
+    created = {"Id": "c-api-3", "Name": "/preflight-api-3", "Mounts": [],
+               "NetworkSettings": {"Networks": {"preflight-host-edge-1": {"NetworkID": ""}}}}
+    orphans = find("local", STATE, [engine(containers=[created])])
+    assert [(o.kind, o.name) for o in orphans.found] == [("container", "preflight-api-3")]
 
 
 def test_another_copy_of_the_stack_on_the_same_engine_is_not_ours():
