@@ -3,8 +3,6 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# The local stack's passphrase: Pulumi.local.yaml carries the salt that belongs to it.
-LOCAL_STACK := PULUMI_CONFIG_PASSPHRASE=preflight-local
 
 .PHONY: check lint setup policy-venv test-deps engine toolchain engine-check docker images test-images up preview destroy test bench
 
@@ -52,8 +50,7 @@ test-images: docker
 	bash scripts/images.sh ensure-test
 
 up: toolchain images
-	eval "$$($(PY) scripts/toolchain.py env)" && \
-	  export $(LOCAL_STACK) && mkdir -p .state && \
+	eval "$$($(PY) -m deploy env local)" && mkdir -p .state && \
 	  { pulumi stack select local 2>/dev/null || pulumi stack init local; } && \
 	  $(PY) -m deploy unlock local && \
 	  pulumi up --stack local --yes --skip-preview --refresh && \
@@ -61,13 +58,13 @@ up: toolchain images
 
 # Preview a stack with the policy pack and that stack's enforcement (policies/config/<STACK>.json).
 STACK ?= local
+# A cloud stack runs on the backend its team chose (`pulumi login`, PULUMI_BACKEND_URL or Pulumi.yaml).
 preview: toolchain policy-venv
-	eval "$$($(PY) scripts/toolchain.py env)" && \
-	  $(if $(filter local,$(STACK)),export $(LOCAL_STACK) &&) \
+	engine="$$($(PY) -m deploy env $(STACK))" && eval "$$engine" && \
 	  pulumi preview --stack $(STACK) $$($(PY) scripts/policy.py $(STACK))
 
 destroy: setup
-	eval "$$($(PY) scripts/toolchain.py env)" && export $(LOCAL_STACK) && \
+	eval "$$($(PY) -m deploy env local)" && \
 	  pulumi destroy --stack local --yes --skip-preview
 
 lint: setup

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
-from . import backups, gate, orphans, releases, stack
+from . import backend, backups, gate, orphans, releases, stack
 from .report import Report
 from .unhealthy import UnhealthyWatch
 
@@ -338,6 +339,13 @@ def cmd_backups(args) -> int:
     return 0
 
 
+def cmd_env(args) -> int:
+    """The stack's engine environment as shell exports (the Makefile evaluates it before `pulumi`)."""
+    for key, value in stack.engine_environment(args.stack).items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
 def cmd_unlock(args) -> int:
     """Clears the stack's stale locks (`make up` runs this first); exit 5 while a live one holds it."""
     return EXIT_REFUSED if stack.clear_stale_locks(args.stack) else 0
@@ -365,6 +373,7 @@ def parser() -> argparse.ArgumentParser:
     command("releases", cmd_releases, "releases that passed the health gate")
     command("rollback", cmd_rollback, "return to an earlier release").add_argument("release", type=int, nargs="?")
     command("drift", cmd_drift, "refresh and report what differs from the program")
+    command("env", cmd_env, "print the stack's engine environment (backend, engine home, PATH) as shell exports")
     command("unlock", cmd_unlock, "remove locks left by killed updates of this host; report any other")
     command("user-data", cmd_user_data, "print the user data a server (host.kind: ssh) must be created with") \
         .add_argument("server", nargs="?", help="data, app1, app2, ... (default: the only one)")
@@ -385,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except stack.StackLocked:
         return EXIT_REFUSED
+    except backend.NoBackend as refused:
+        progress(str(refused))
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from . import locks
+from . import backend, locks
+from .engine import ROOT as ENGINE_ROOT
 from .engine import engine_env
 from .policy_pack import PACK, config_file
 
@@ -21,11 +22,21 @@ LOCAL_PASSPHRASE = "preflight-local"
 
 
 def engine_environment(stack: str) -> dict[str, str]:
+    """The engine's environment for one stack: `local` on the project's file backend with its fixed
+    passphrase; a cloud stack on the backend its team chose (backend.py), with the user's login."""
     env = engine_env()
     if stack == "local":
         env["PULUMI_CONFIG_PASSPHRASE"] = LOCAL_PASSPHRASE
+    else:
+        env["PULUMI_BACKEND_URL"] = backend.chosen(stack, PROJECT, Path(env["PULUMI_HOME"]), local_backend())
+        backend.share_login(Path(env["PULUMI_HOME"]))
     os.environ["PATH"] = env["PATH"]  # the Automation API looks for `pulumi` on this process's PATH
     return env
+
+
+def local_backend() -> str:
+    """The project's own file backend: where `local` lives (engine.py's default)."""
+    return f"file://{ENGINE_ROOT / '.state'}"
 
 
 def project_dir() -> Path:
@@ -54,8 +65,13 @@ def select(stack: str, *, changes: bool = False) -> auto.Stack:
     """changes: the command updates the stack, so a lock held by someone else stops it here."""
     if clear_stale_locks(stack) and changes:
         raise StackLocked(stack)
-    return auto.select_stack(stack_name=stack, work_dir=str(PROJECT),
-                             opts=auto.LocalWorkspaceOptions(env_vars=engine_environment(stack)))
+    env = engine_environment(stack)
+    try:
+        return auto.select_stack(stack_name=stack, work_dir=str(PROJECT), opts=auto.LocalWorkspaceOptions(env_vars=env))
+    except auto.StackNotFoundError:
+        if stack == "local":
+            raise
+        raise backend.NoBackend(backend.missing_stack_message(stack, env["PULUMI_BACKEND_URL"])) from None
 
 
 def operations(stack: auto.Stack) -> dict[str, Any]:
