@@ -49,7 +49,7 @@ images: docker
 test-images: docker
 	bash scripts/images.sh ensure-test
 
-up: toolchain images
+up: toolchain images policy-venv
 	eval "$$($(PY) -m deploy env local)" && mkdir -p .state && \
 	  { pulumi stack select local 2>/dev/null || pulumi stack init local; } && \
 	  $(PY) -m deploy unlock local && \

@@ -34,10 +34,11 @@ from pathlib import Path
 from pulumi import automation as auto
 
 from . import backend, backups, gate, orphans, releases, stack
+from .docker import Docker, DockerError
+from .exit_codes import Exit
 from .report import Report
 from .unhealthy import UnhealthyWatch
 
-EXIT_FAILED, EXIT_USAGE, EXIT_CHECKS_FAILED, EXIT_REFUSED, EXIT_GATE, EXIT_DRIFT = 1, 2, 4, 5, 6, 7
 DEFAULT_DEADLINE_S = 30.0
 
 
@@ -81,8 +82,8 @@ def cmd_preview(args) -> int:
     print(report.json() if args.json else report.markdown())
     progress(f"reports: {out / 'preview.md'}, {out / 'preview.json'}")
     if report.mandatory:
-        return EXIT_REFUSED
-    return EXIT_FAILED if report.failed else 0
+        return Exit.REFUSED
+    return Exit.FAILED if report.failed else 0
 
 
 def apply(target: auto.Stack, config: Path | None, plan: str | None, errors: list[str] | None = None) -> auto.UpResult:
@@ -127,14 +128,14 @@ def gate_passes(target: auto.Stack, deadline_s: float) -> bool:
     return result.passed
 
 
-def docker_engines(target: auto.Stack) -> list[backups.Docker]:
+def docker_engines(target: auto.Stack) -> list[Docker]:
     """The Docker engines the stack's containers run on (none before the first up)."""
     outputs = target.outputs()
     if "operations" not in outputs:
         return []
     operations = outputs["operations"].value
-    return [backups.Docker(e["host"], tuple(e.get("ssh_options") or ())) for e in operations.get("docker_engines", [])] \
-        or [backups.Docker(operations["docker_host"])]
+    return [Docker(e["host"], tuple(e.get("ssh_options") or ())) for e in operations.get("docker_engines", [])] \
+        or [Docker(operations["docker_host"])]
 
 
 def resolve_pending_operations(target: auto.Stack) -> None:
@@ -182,7 +183,7 @@ def engines_answer(target: auto.Stack) -> bool:
 def cmd_up(args) -> int:
     target = stack.select(args.stack, changes=True)
     if not engines_answer(target):
-        return EXIT_FAILED
+        return Exit.FAILED
     images = releases.images_in(config_file(args.stack))
     resolve_pending_operations(target)
     sweep_orphans(target, args.stack, remove=False)
@@ -217,9 +218,9 @@ def cmd_up(args) -> int:
             for line in failure_lines(error, rollback_errors):
                 progress(f"  {line}")
             emit(args, {"stack": args.stack, "gate": "failed", "rolled_back_to": None})
-            return EXIT_FAILED
+            return Exit.FAILED
     emit(args, {"stack": args.stack, "gate": "failed", "rolled_back_to": previous.number if previous else None})
-    return EXIT_GATE
+    return Exit.GATE
 
 
 def rollback_to(target: auto.Stack, name: str, release: releases.Release, errors: list[str] | None = None) -> None:
@@ -252,9 +253,9 @@ def cmd_rollback(args) -> int:
         target, known[max(known)].images if known else {})
     if release is None:
         print(f"no such release; `python -m deploy releases {args.stack}` lists them", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.USAGE
     rollback_to(target, args.stack, release)
-    return 0 if gate_passes(target, DEFAULT_DEADLINE_S) else EXIT_GATE
+    return 0 if gate_passes(target, DEFAULT_DEADLINE_S) else Exit.GATE
 
 
 def cmd_drift(args) -> int:
@@ -273,7 +274,7 @@ def cmd_drift(args) -> int:
             print(report.markdown())
         if unknown:
             print("\n### Not in the state\n\n" + "\n".join(f"- {line}" for line in unknown))
-    return EXIT_DRIFT if report.steps or unknown else 0
+    return Exit.DRIFT if report.steps or unknown else 0
 
 
 def plain(value):
@@ -293,11 +294,11 @@ def cmd_user_data(args) -> int:
         print(f"no user data in {args.stack} yet: run `python -m deploy up {args.stack}` first; it generates each "
               f"server's host key and user data, and stops before deploying to a server not prepared with it",
               file=sys.stderr)
-        return EXIT_FAILED
+        return Exit.FAILED
     name = args.server or (next(iter(rendered)) if len(rendered) == 1 else None)
     if name not in rendered:
         print(f"name the server: one of {', '.join(sorted(rendered))}", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.USAGE
     sys.stdout.write(rendered[name])
     return 0
 
@@ -305,7 +306,7 @@ def cmd_user_data(args) -> int:
 def cmd_destroy(args) -> int:
     if args.stack == "production" and args.confirm != args.stack:
         print("refusing to destroy production: pass --confirm production", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.USAGE
     stack.select(args.stack, changes=True).destroy(on_event=step_progress(time.monotonic()), color="never")
     return 0
 
@@ -314,9 +315,9 @@ def cmd_backups(args) -> int:
     if args.command == "restore" and args.confirm != args.stack:
         print(f"refusing to restore into the live database of {args.stack}: pass --confirm {args.stack}",
               file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.USAGE
     ops = stack.operations(stack.select(args.stack))
-    docker = backups.Docker.of(ops)
+    docker = Docker.of(ops)
     try:
         if args.command == "backup":
             snapshot = backups.backup_now(docker, ops["backup_container"])
@@ -328,7 +329,7 @@ def cmd_backups(args) -> int:
         elif args.command == "restore-drill":
             report = backups.restore_drill(docker, ops, progress)
             print("\n".join(report.lines()))
-            return EXIT_CHECKS_FAILED if report.failures else 0
+            return Exit.CHECKS_FAILED if report.failures else 0
         else:
             safety = backups.restore_live(docker, ops, args.snapshot, progress)
             print(f"restored {args.snapshot} into the live database of {args.stack}; the state before it is "
@@ -336,6 +337,9 @@ def cmd_backups(args) -> int:
     except backups.BackupError as error:
         print(f"{args.command} failed: {error}", file=sys.stderr)
         return error.exit_code
+    except DockerError as error:
+        print(f"{args.command} failed: {error}", file=sys.stderr)
+        return Exit.WRONG_PASSWORD if error.returncode == Exit.WRONG_PASSWORD else Exit.FAILED
     return 0
 
 
@@ -348,7 +352,7 @@ def cmd_env(args) -> int:
 
 def cmd_unlock(args) -> int:
     """Clears the stack's stale locks (`make up` runs this first); exit 5 while a live one holds it."""
-    return EXIT_REFUSED if stack.clear_stale_locks(args.stack) else 0
+    return Exit.REFUSED if stack.clear_stale_locks(args.stack) else 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -393,10 +397,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except stack.StackLocked:
-        return EXIT_REFUSED
+        return Exit.REFUSED
     except backend.NoBackend as refused:
         progress(str(refused))
-        return EXIT_USAGE
+        return Exit.USAGE
 
 
 if __name__ == "__main__":

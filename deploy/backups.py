@@ -10,53 +10,25 @@ import datetime
 import io
 import json
 import secrets
-import subprocess
 import tarfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.remote_exec import docker_argv
+from .docker import Docker, DockerError  # noqa: F401  (Docker: part of this module's interface)
+from .exit_codes import Exit
 
 WORK = "/var/lib/preflight-backup/work"
-EXIT_WRONG_PASSWORD = 3
+EXIT_WRONG_PASSWORD = Exit.WRONG_PASSWORD
 
 
 class BackupError(RuntimeError):
     """A backup operation failed; the message says what happened and what to do."""
 
-    def __init__(self, message: str, exit_code: int = 1):
+    def __init__(self, message: str, exit_code: int = Exit.FAILED):
         super().__init__(message)
         self.exit_code = exit_code
-
-
-@dataclass(frozen=True)
-class Docker:
-    """The docker CLI against one engine (its DOCKER_HOST; a server's over SSH, trusting its pinned
-    host key); `check` failures raise BackupError."""
-
-    host: str
-    ssh_options: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, operations: Mapping[str, Any]) -> Docker:
-        """The data server's engine, from the stack's `operations` output."""
-        return cls(operations["docker_host"], tuple(operations.get("ssh_options") or ()))
-
-    def argv(self, *args: str) -> list[str]:
-        return docker_argv(self.host, args, self.ssh_options)
-
-    def run(self, *args: str, input: str | bytes | None = None, check: bool = True,
-            timeout: float | None = None) -> subprocess.CompletedProcess:
-        raw = subprocess.run(self.argv(*args), capture_output=True, timeout=timeout,
-                             input=input.encode() if isinstance(input, str) else input)
-        result = subprocess.CompletedProcess(raw.args, raw.returncode, raw.stdout.decode(errors="replace"),
-                                             raw.stderr.decode(errors="replace"))
-        if check and result.returncode != 0:
-            raise BackupError((result.stderr or result.stdout).strip() or f"docker {args[0]} failed",
-                              EXIT_WRONG_PASSWORD if result.returncode == EXIT_WRONG_PASSWORD else 1)
-        return result
 
 
 @dataclass

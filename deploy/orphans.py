@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .backups import Docker
+from .docker import Docker
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"

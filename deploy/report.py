@@ -13,7 +13,7 @@ from pulumi import automation as auto
 # Resources whose replacement or deletion loses data or addresses unless someone planned it.
 STATEFUL_TYPES = {"docker:index/volume:Volume", "hcloud:index/server:Server", "hcloud:index/volume:Volume",
                   "hcloud:index/primaryIp:PrimaryIp"}
-STATEFUL_ROLES = ("postgres", "redis")  # the database and cache containers, by resource name
+STATEFUL_ROLES = ("database", "cache")  # containers, by their preflight.role label (as the policy pack finds them)
 DESTRUCTIVE = {auto.OpType.REPLACE, auto.OpType.CREATE_REPLACEMENT, auto.OpType.DELETE_REPLACED,
                auto.OpType.DELETE}
 
@@ -25,11 +25,21 @@ class Step:
     op: str
     replace_reasons: list[str] = field(default_factory=list)  # property names that force the replacement
     changed: list[str] = field(default_factory=list)  # property names that change
+    role: str = ""  # a container's preflight.role label
 
     @property
     def stateful(self) -> bool:
         return self.type in STATEFUL_TYPES or (self.type == "docker:index/container:Container" and
-                                               any(self.name.endswith(f"-{role}") for role in STATEFUL_ROLES))
+                                               self.role in STATEFUL_ROLES)
+
+
+def role_of(meta: auto.StepEventMetadata) -> str:
+    """The preflight.role label of the resource's new inputs (or old ones, for a deletion)."""
+    for state in (meta.new, meta.old):
+        for label in ((state.inputs or {}).get("labels") or []) if state else []:
+            if isinstance(label, dict) and label.get("label") == "preflight.role":
+                return str(label.get("value") or "")
+    return ""
 
 
 @dataclass
@@ -69,7 +79,7 @@ class Report:
                 return  # the REPLACE step of the same resource says it all
             self.steps.append(Step(meta.urn.split("::")[-1], meta.type, meta.op.value,
                                    sorted(meta.keys or []) if meta.op == auto.OpType.REPLACE else [],
-                                   sorted(meta.diffs or [])))
+                                   sorted(meta.diffs or []), role_of(meta)))
         elif event.policy_event:
             policy = event.policy_event
             resource = (policy.resource_urn or "the stack").split("::")[-1]

@@ -18,7 +18,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable
 
-from .backups import Docker
+from .docker import Docker
 from .orphans import networks_of
 
 REMOVE, REPORT = "remove", "report"

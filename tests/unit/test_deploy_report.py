@@ -54,3 +54,20 @@ def test_a_stateful_replacement_is_flagged_before_everything_else():
     assert [s.name for s in report.dangerous] == ["preflight-postgres-data"]
     assert markdown.index("**replace** `preflight-postgres-data`") < markdown.index("### Changes")
     assert "because of: driver" in markdown
+
+
+def container_replaced(name: str, role: str) -> auto.EngineEvent:
+    labels = [{"label": "preflight.role", "value": role}, {"label": "preflight.stack", "value": "local"}]
+    state = {"type": "docker:index/container:Container", "urn": f"urn:pulumi:local::preflight::x::{name}",
+             "inputs": {"labels": labels}, "outputs": {}, "custom": True, "id": "", "parent": "", "provider": ""}
+    return auto.EngineEvent.from_json({"sequence": 98, "timestamp": 0, "resourcePreEvent": {"metadata": {
+        "op": "replace", "urn": f"urn:pulumi:local::preflight::docker:index/container:Container::{name}",
+        "type": "docker:index/container:Container", "provider": "", "keys": ["image"], "diffs": ["image"],
+        "old": state, "new": state}}})
+
+
+def test_stateful_containers_are_known_by_their_role_label_not_their_name():
+    report = Report("local")
+    report.on_event(container_replaced("main-db", "database"))
+    report.on_event(container_replaced("preflight-postgres-exporter", "service"))
+    assert [s.name for s in report.dangerous] == ["main-db"]
