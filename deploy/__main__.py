@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
-from . import backend, backups, gate, orphans, releases, stack
+from . import backend, backups, gate, orphans, pricing, releases, stack
 from .docker import Docker, DockerError
 from .exit_codes import Exit
 from .report import Report
@@ -68,7 +69,7 @@ def config_file(name: str) -> Path:
 
 def cmd_preview(args) -> int:
     target = stack.select(args.stack)
-    report = Report(args.stack)
+    report = Report(args.stack, prices=pricing.current_table(os.environ.get("HCLOUD_TOKEN")))
     options = stack.pack_options(args.stack)
     try:
         result = target.preview(on_event=report.on_event, color="never", plan=args.save_plan, **options)
@@ -343,6 +344,23 @@ def cmd_backups(args) -> int:
     return 0
 
 
+def cmd_cost(args) -> int:
+    """The stack's monthly Hetzner bill by resource, from its state."""
+    table = pricing.current_table(os.environ.get("HCLOUD_TOKEN"))
+    lines = pricing.stack_lines(stack.select(args.stack).export_stack().deployment.get("resources") or [], table)
+    net = pricing.total(lines)
+    if args.json:
+        print(json.dumps({"stack": args.stack, "currency": "EUR", "net": net, "gross": pricing.gross(net),
+                          "source": table.source, "lines": [line.__dict__ for line in lines]}, indent=2))
+        return 0
+    print("| resource | what | a month (net) |\n| --- | --- | --- |")
+    for line in lines:
+        print(f"| {line.resource} | {line.what} | {pricing.euros(line.net)}{f' ({line.note})' if line.note else ''} |")
+    print(f"\n{args.stack}: {pricing.euros(net)} a month net, {pricing.euros(pricing.gross(net))} with "
+          f"{pricing.VAT:.0%} VAT; traffic beyond the included quota not included. Prices: {table.source}.")
+    return 0
+
+
 def cmd_env(args) -> int:
     """The stack's engine environment as shell exports (the Makefile evaluates it before `pulumi`)."""
     for key, value in stack.engine_environment(args.stack).items():
@@ -377,6 +395,7 @@ def parser() -> argparse.ArgumentParser:
     command("releases", cmd_releases, "releases that passed the health gate")
     command("rollback", cmd_rollback, "return to an earlier release").add_argument("release", type=int, nargs="?")
     command("drift", cmd_drift, "refresh and report what differs from the program")
+    command("cost", cmd_cost, "the stack's monthly Hetzner bill by resource (net and gross)")
     command("env", cmd_env, "print the stack's engine environment (backend, engine home, PATH) as shell exports")
     command("unlock", cmd_unlock, "remove locks left by killed updates of this host; report any other")
     command("user-data", cmd_user_data, "print the user data a server (host.kind: ssh) must be created with") \

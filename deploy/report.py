@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 
 from pulumi import automation as auto
 
+from . import pricing
+
 # Resources whose replacement or deletion loses data or addresses unless someone planned it.
 STATEFUL_TYPES = {"docker:index/volume:Volume", "hcloud:index/server:Server", "hcloud:index/volume:Volume",
                   "hcloud:index/primaryIp:PrimaryIp"}
@@ -57,6 +59,8 @@ class Report:
     steps: list[Step] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     failed: str | None = None
+    prices: pricing.PriceTable = pricing.RECORDED
+    costs: list[pricing.Change] = field(default_factory=list)  # every priced resource, unchanged ones too
 
     @property
     def dangerous(self) -> list[Step]:
@@ -73,6 +77,11 @@ class Report:
     def on_event(self, event: auto.EngineEvent) -> None:
         if event.resource_pre_event:
             meta = event.resource_pre_event.metadata
+            priced = pricing.change(meta.op.value, meta.type, meta.urn.split("::")[-1],
+                                    meta.old.inputs if meta.old else None, meta.new.inputs if meta.new else None,
+                                    self.prices)
+            if priced:
+                self.costs.append(priced)
             if meta.op in (auto.OpType.SAME, auto.OpType.READ) or meta.type.startswith(("pulumi:", "preflight:")):
                 return  # the stack, providers and our components hold nothing themselves
             if meta.op == auto.OpType.DELETE_REPLACED or meta.op == auto.OpType.CREATE_REPLACEMENT:
@@ -85,6 +94,36 @@ class Report:
             resource = (policy.resource_urn or "the stack").split("::")[-1]
             self.violations.append(Violation(policy.policy_name, resource, policy.enforcement_level,
                                              policy.message.strip().splitlines()[-1]))
+
+    def cost(self) -> dict:
+        """The stack's monthly Hetzner bill before and after this preview, and what changes it."""
+        before = round(sum(pricing.total(c.before) for c in self.costs), 2)
+        after = round(sum(pricing.total(c.after) for c in self.costs), 2)
+        changed = [c for c in self.costs if c.difference or c.op in ("create", "delete", "replace")]
+        return {"source": self.prices.source, "currency": "EUR", "before": before, "after": after,
+                "difference": round(after - before, 2), "difference_gross": pricing.gross(after - before),
+                "after_gross": pricing.gross(after),
+                "changes": [{"resource": c.resource, "op": c.op, "before": pricing.total(c.before),
+                             "after": pricing.total(c.after), "difference": c.difference} for c in changed],
+                "not_priced": sorted({line.note for c in self.costs for line in c.before + c.after if line.note}),
+                "excluded": "traffic beyond the included quota; anything outside Hetzner"}
+
+    def cost_markdown(self) -> list[str]:
+        if not self.costs:
+            return []
+        cost = self.cost()
+        lines = ["### Monthly cost (Hetzner, net)", ""]
+        if cost["changes"]:
+            lines += ["| resource | change | before | after | difference |", "| --- | --- | --- | --- | --- |"]
+            lines += [f"| {c['resource']} | {c['op']} | {pricing.euros(c['before'])} | {pricing.euros(c['after'])} | "
+                      f"{pricing.euros(c['difference'], signed=True)} |" for c in cost["changes"]]
+            lines.append("")
+        lines += [f"**{pricing.euros(cost['before'])} -> {pricing.euros(cost['after'])} a month "
+                  f"({pricing.euros(cost['difference'], signed=True)} net, "
+                  f"{pricing.euros(cost['difference_gross'], signed=True)} with {pricing.VAT:.0%} VAT)**; "
+                  f"prices: {cost['source']}; not included: {cost['excluded']}."]
+        lines += [f"- not priced: {note}" for note in cost["not_priced"]]
+        return lines + [""]
 
     def markdown(self) -> str:
         lines = [f"## Preview of `{self.stack}`", ""]
@@ -101,6 +140,7 @@ class Report:
             lines += [f"| {s.name} | {s.type} | {s.op} | {', '.join(s.replace_reasons)} | {', '.join(s.changed)} |"
                       for s in self.steps]
             lines.append("")
+        lines += self.cost_markdown()
         lines += ["### Policy violations", ""]
         if self.violations:
             lines += ["| rule | resource | level | what to change |", "| --- | --- | --- | --- |"]
@@ -111,5 +151,8 @@ class Report:
 
     def json(self) -> str:
         data = asdict(self)
+        data.pop("prices"), data.pop("costs")
         data["dangerous"] = [s.name for s in self.dangerous]
+        if self.costs:
+            data["cost"] = self.cost()
         return json.dumps(data, indent=2) + "\n"
