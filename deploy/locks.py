@@ -32,14 +32,19 @@ class Lock:
         return f"pid {self.pid} of {self.owner}, since {self.taken.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
-def lock_directory(backend_url: str, project: str, stack: str) -> Path | None:
-    """Where a file backend keeps the stack's locks; None for any other backend (the service and
-    cloud buckets manage their own)."""
+def backend_root(backend_url: str) -> Path | None:
+    """The directory of a file backend; None for any other backend (the service and cloud buckets
+    keep their own house)."""
     parsed = urllib.parse.urlparse(backend_url)
     if parsed.scheme != "file":
         return None
-    root = Path(urllib.parse.unquote(parsed.path)).expanduser()
-    return root / ".pulumi" / "locks" / "organization" / project / stack
+    return Path(urllib.parse.unquote(parsed.path)).expanduser()
+
+
+def lock_directory(backend_url: str, project: str, stack: str) -> Path | None:
+    """Where a file backend keeps the stack's locks."""
+    root = backend_root(backend_url)
+    return None if root is None else root / ".pulumi" / "locks" / "organization" / project / stack
 
 
 def read_locks(directory: Path) -> list[Lock]:

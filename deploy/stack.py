@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from . import backend, locks
+from . import backend, checkpoints, locks
 from .engine import ROOT as ENGINE_ROOT
 from .engine import engine_env
 from .policy_pack import PACK, config_file
@@ -53,8 +53,13 @@ def report(message: str) -> None:
 
 def clear_stale_locks(stack: str) -> list[locks.Lock]:
     """Before any command on a stack: a lock left by a killed update of this host goes (said so);
-    one held by a live process or another host stays, reported with the command that clears it."""
-    return locks.clear_stale_locks(engine_environment(stack)["PULUMI_BACKEND_URL"], project_name(), stack, report)
+    one held by a live process or another host stays, reported with the command that clears it.
+    A checkpoint's attribute file the killed update left empty is rewritten."""
+    url = engine_environment(stack)["PULUMI_BACKEND_URL"]
+    held = locks.clear_stale_locks(url, project_name(), stack, report)
+    if not held:  # with a live update running, its files are its own
+        checkpoints.repair(url, project_name(), stack, report)
+    return held
 
 
 class StackLocked(Exception):

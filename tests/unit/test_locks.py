@@ -67,3 +67,22 @@ def test_other_backends_are_left_to_themselves(tmp_path):
     assert lock_directory("https://api.pulumi.com", "preflight", "local") is None
     assert lock_directory("s3://bucket", "preflight", "local") is None
     assert clear_stale_locks("s3://bucket", "preflight", "local", print) == []
+
+
+def test_a_checkpoint_attribute_file_a_killed_write_left_empty_is_rewritten_from_its_checkpoint(tmp_path):
+    # Seen for real: the CLI killed while gocloud's fileblob wrote local.json.attrs (not atomic);
+    # every later command then failed with `failed to load checkpoint: EOF`.
+    from deploy.checkpoints import repair
+
+    stacks = tmp_path / ".pulumi" / "stacks" / "preflight"
+    stacks.mkdir(parents=True)
+    (stacks / "local.json").write_text('{"version": 3}')
+    (stacks / "local.json.attrs").write_text("")
+    whole = '{"user.content_type":"text/plain; charset=utf-8","md5":"x"}'
+    (stacks / "local.json.bak").write_text("{}")
+    (stacks / "local.json.bak.attrs").write_text(whole)
+    lines: list[str] = []
+    repaired = repair(f"file://{tmp_path}", "preflight", "local", lines.append)
+    assert [p.name for p in repaired] == ["local.json.attrs"] and "left empty by an interrupted update" in lines[0]
+    assert json.loads((stacks / "local.json.attrs").read_text())["md5"] == "yIZccQFoWD3MO8TNidxqIA=="
+    assert (stacks / "local.json.bak.attrs").read_text() == whole  # a whole one is left as it is
