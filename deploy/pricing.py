@@ -168,13 +168,17 @@ def from_api(client: Any) -> PriceTable:
     )
 
 
-def current_table(token: str | None) -> PriceTable:
-    """The API's prices when a token is given and the API answers, else the recorded table."""
+def current_table(token: str | None, client: Any = None) -> PriceTable:
+    """The API's prices when a token is given and the API answers, else the recorded table.
+    client: an hcloud.Client (made from the token when not given)."""
     if not token:
         return RECORDED
     try:
-        from hcloud import Client
+        if client is None:
+            from hcloud import Client
 
-        return from_api(Client(token=token, timeout=15))
+            client = Client(token=token, timeout=15)
+        return from_api(client)
     except Exception as error:  # noqa: BLE001 - any failure of the API leaves the recorded table
-        return PriceTable(**{**RECORDED.__dict__, "source": f"{RECORDED.source}; the API did not answer: {error}"})
+        reason = type(error).__name__
+        return PriceTable(**{**RECORDED.__dict__, "source": f"{RECORDED.source}; the API did not answer ({reason})"})

@@ -129,3 +129,12 @@ def test_prices_come_from_the_api_when_it_answers():
 
 def test_without_a_token_or_an_answer_the_recorded_table_is_used_and_the_report_says_so():
     assert pricing.current_table(None) is pricing.RECORDED
+
+
+def test_an_api_that_does_not_answer_leaves_the_recorded_table_and_says_why():
+    class Down:
+        def request(self, method: str, url: str) -> dict:
+            raise ConnectionError("no route to api.hetzner.cloud")
+
+    table = pricing.current_table("token", client=Down())
+    assert table.server == pricing.RECORDED.server and table.source.endswith("the API did not answer (ConnectionError)")
