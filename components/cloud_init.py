@@ -10,6 +10,7 @@ import hashlib
 import ipaddress
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -238,7 +239,7 @@ def render_boot(boot: ServerBoot) -> str:
     sshd = SSHD_CONFIG.format(user=boot.deploy_user)
     if boot.firewall and boot.firewall.ssh_port != 22:
         sshd += f"Port {boot.firewall.ssh_port}\n"
-    config = {
+    config: dict[str, Any] = {
         "groups": ["docker"],  # before the package creates it, so the deploy user can join
         "users": [{
             "name": boot.deploy_user,

@@ -114,7 +114,7 @@ class HetznerHost(Strict):
             private_ip = ipaddress.ip_address(self.private_ip)
         except ValueError as error:
             raise _fix("{error}; fix ip_range, subnet or private_ip", error=str(error)) from None
-        if not subnet.subnet_of(ip_range):
+        if subnet.version != ip_range.version or not subnet.subnet_of(ip_range):  # type: ignore[arg-type]
             raise _fix("subnet {subnet} is not inside ip_range {ip_range}", subnet=self.subnet, ip_range=self.ip_range)
         if private_ip not in subnet:
             raise _fix("private_ip {ip} is not inside subnet {subnet}", ip=self.private_ip, subnet=self.subnet)
@@ -122,7 +122,8 @@ class HetznerHost(Strict):
             app_subnet = ipaddress.ip_network(self.app_subnet)
         except ValueError as error:
             raise _fix("{error}; fix app_subnet", error=str(error)) from None
-        if not app_subnet.subnet_of(ip_range) or app_subnet.overlaps(subnet):
+        outside = app_subnet.version != ip_range.version or not app_subnet.subnet_of(ip_range)  # type: ignore[arg-type]
+        if outside or app_subnet.overlaps(subnet):
             raise _fix("app_subnet {app} must lie inside ip_range {ip_range} and apart from subnet {subnet}",
                        app=self.app_subnet, ip_range=self.ip_range, subnet=self.subnet)
         if app_subnet.num_addresses < self.app_servers + 12:

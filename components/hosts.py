@@ -6,7 +6,7 @@ from __future__ import annotations
 import pulumi
 
 from .hetzner import HetznerAppServer, HetznerDockerHost
-from .host import Hosts, LocalAppHost, LocalDockerHost
+from .host import Host, Hosts, LocalAppHost, LocalDockerHost
 from .settings import LocalHost, StackSettings
 from .ssh_host import SshServerHost
 from .ssh_settings import SshHost
@@ -21,12 +21,13 @@ def create_hosts(name: str, settings: StackSettings, opts: pulumi.ResourceOption
         return Hosts(local, [LocalAppHost(f"{name}-app{index}", local, index, settings.stack, opts)
                              for index in range(1, settings.host.app_servers + 1)])
     if isinstance(settings.host, SshHost):
-        servers = [SshServerHost(name if index == 0 else f"{name}-app{index}", settings.host, index, settings.stack, opts)
-                   for index in range(len(settings.host.servers))]
+        servers: list[Host] = [
+            SshServerHost(name if index == 0 else f"{name}-app{index}", settings.host, index, settings.stack, opts)
+            for index in range(len(settings.host.servers))]
         return Hosts(servers[0], servers[1:] or servers[:1])
     first = HetznerDockerHost(name, settings.host, settings.stack, production=settings.protect_data, opts=opts)
     if not settings.host.multi_host:
         return Hosts(first, [first])
-    apps = [HetznerAppServer(f"{name}-app{index}", settings.host, index, first, settings.stack, opts)
+    apps: list[Host] = [HetznerAppServer(f"{name}-app{index}", settings.host, index, first, settings.stack, opts)
             for index in range(1, settings.host.app_servers + 1)]
     return Hosts(first, apps)

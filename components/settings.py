@@ -298,7 +298,7 @@ def stack_separation_problems(settings: StackSettings, other_stack: str, other: 
     """What `settings` shares with the other cloud stack (its `preflight:*` config from its stack
     file, secure values still encrypted): domains, hostnames, servers, networks, copied secrets."""
     problems: list[str] = []
-    other_host = other.get("host") if isinstance(other.get("host"), dict) else {}
+    other_host: dict[str, Any] = other["host"] if isinstance(other.get("host"), dict) else {}
     if other.get("domain") == settings.domain:
         problems.append(f"{NAMESPACE}:domain: {settings.domain} is also {other_stack}'s domain; give each stack its own "
                         f"(e.g. staging.{settings.domain})")
@@ -308,12 +308,12 @@ def stack_separation_problems(settings: StackSettings, other_stack: str, other: 
                 problems.append(f"{NAMESPACE}:host.{key}: {getattr(settings.host, key)} is also {other_stack}'s; "
                                 f"name this stack's {key.split('_')[0]} after the stack")
     if isinstance(settings.host, SshHost):
-        theirs = {s.get("address") for s in other_host.get("servers") or [] if isinstance(s, dict)}
+        theirs = {str(s.get("address")) for s in other_host.get("servers") or [] if isinstance(s, dict)}
         shared_servers = sorted(theirs & {server.address for server in settings.host.servers})
         if shared_servers:
             problems.append(f"{NAMESPACE}:host.servers: {', '.join(shared_servers)} is also a server of {other_stack}; "
                             "production and staging never share a server")
-    other_routes = other.get("services") if isinstance(other.get("services"), dict) else {}
+    other_routes: dict[str, Any] = other["services"] if isinstance(other.get("services"), dict) else {}
     other_hostnames = {f"{svc['route']['subdomain']}.{other.get('domain')}" for svc in other_routes.values()
                        if isinstance(svc, dict) and isinstance(svc.get("route"), dict) and "subdomain" in svc["route"]}
     shared = sorted(other_hostnames & {settings.hostname(s.route) for s in settings.services.values() if s.route})

@@ -72,7 +72,8 @@ def cmd_preview(args) -> int:
     report = Report(args.stack, prices=pricing.current_table(os.environ.get("HCLOUD_TOKEN")))
     options = stack.pack_options(args.stack)
     try:
-        result = target.preview(on_event=report.on_event, color="never", plan=args.save_plan, **options)
+        result = target.preview(on_event=report.on_event, color="never", plan=args.save_plan,
+                                policy_packs=options["policy_packs"], policy_pack_configs=options["policy_pack_configs"])
         report.count(result.change_summary)
     except auto.CommandError as error:
         report.failed = "refused by the policy pack" if report.mandatory else str(error).strip().splitlines()[-1]
@@ -347,7 +348,8 @@ def cmd_backups(args) -> int:
 def cmd_cost(args) -> int:
     """The stack's monthly Hetzner bill by resource, from its state."""
     table = pricing.current_table(os.environ.get("HCLOUD_TOKEN"))
-    lines = pricing.stack_lines(stack.select(args.stack).export_stack().deployment.get("resources") or [], table)
+    deployment = stack.select(args.stack).export_stack().deployment or {}
+    lines = pricing.stack_lines(deployment.get("resources") or [], table)
     net = pricing.total(lines)
     if args.json:
         print(json.dumps({"stack": args.stack, "currency": "EUR", "net": net, "gross": pricing.gross(net),

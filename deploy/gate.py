@@ -15,7 +15,7 @@ POLL_S = 1.0
 
 def resolve(host: str) -> str:
     try:
-        return socket.getaddrinfo(host, None)[0][4][0]
+        return str(socket.getaddrinfo(host, None)[0][4][0])
     except socket.gaierror:
         if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always loopback
             return "127.0.0.1"
@@ -27,7 +27,7 @@ def status_of(url: str, ca_pem: str | None, timeout_s: float = 5.0) -> int:
     parts = urllib.parse.urlsplit(url)
     context = ssl.create_default_context(cadata=ca_pem) if ca_pem else ssl.create_default_context()
     try:
-        with socket.create_connection((resolve(parts.hostname), parts.port or 443), timeout=timeout_s) as raw, \
+        with socket.create_connection((resolve(parts.hostname or ""), parts.port or 443), timeout=timeout_s) as raw, \
                 context.wrap_socket(raw, server_hostname=parts.hostname) as tls:
             tls.sendall(f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode())
             status_line = tls.recv(64).split(b"\r\n", 1)[0].decode(errors="replace")

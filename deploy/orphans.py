@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +40,7 @@ class Known:
     volumes: frozenset[str]
 
     @classmethod
-    def of(cls, deployment: dict[str, Any]) -> Known:
+    def of(cls, deployment: Mapping[str, Any]) -> Known:
         resources = deployment.get("resources") or []
 
         def outputs(kind: str, key: str) -> frozenset[str]:
@@ -107,14 +107,15 @@ def _when(stamp: str) -> datetime:
         return datetime.min.replace(tzinfo=UTC)
 
 
-def find(stack: str, deployment: dict[str, Any], engines: Iterable[Docker]) -> Orphans:
+def find(stack: str, deployment: Mapping[str, Any], engines: Iterable[Docker]) -> Orphans:
     known = Known.of(deployment)
     label = f"label=preflight.stack={stack}"
     orphans = Orphans()
     for engine in sorted(set(engines), key=lambda e: e.host):
         containers = _inspect(engine, "container", _listed(engine, "ps", "-aq", "--no-trunc", "--filter", label))
         # A container on one of this stack's networks belongs to this stack; on none of them, to another copy.
-        ours, others = [], []
+        ours: list[dict[str, Any]] = []
+        others: list[dict[str, Any]] = []
         for container in containers:
             (ours if networks_of(container) & known.networks else others).append(container)
         for container in ours:

@@ -76,7 +76,7 @@ def zones(resources: Sequence[PolicyResource]) -> dict[str, PolicyResource]:
     found: dict[str, PolicyResource] = {}
     for record in of_type(resources, DNS_RECORD):
         if record.props.get("type") in PROXIABLE:
-            found.setdefault(record.props.get("zoneId"), record)
+            found.setdefault(str(record.props.get("zoneId")), record)
     return found
 
 

@@ -217,6 +217,24 @@ def test_a_proxy_replacement_killed_midway_is_completed_by_the_next_deploy_up(st
     recover_and_check(stack, rows)
 
 
+def test_drift_lists_a_container_the_state_does_not_have_and_the_next_up_removes_it(stack):
+    # What a plugin that outlived its CLI leaves: a container with the stack's labels on its network.
+    edge = next(r["outputs"]["name"] for r in stack.state()["resources"]
+                if r["type"] == "docker:index/network:Network" and "-edge-" in r["outputs"]["name"])
+    subprocess.run(["docker", "run", "-d", "--name", "preflight-api-leftover", "--network", edge,
+                    "--label", "preflight.stack=local", "--label", "preflight.role=service", APP_IMAGE,
+                    "sleep", "600"], check=True, capture_output=True)
+    drift = stack.deploy("drift", "local")
+    stdout, stderr = drift.communicate(timeout=300)
+    assert drift.returncode == 7, stderr
+    assert "container preflight-api-leftover" in stdout and "not in the state" in stdout
+    stack.next_release()
+    recovered = stack.deploy_up()
+    assert recovered.returncode == 0, recovered.stderr
+    assert "removed container preflight-api-leftover" in recovered.stderr
+    assert unknown_containers(stack) == []
+
+
 def test_a_lock_held_by_a_live_update_is_left_alone_and_named(stack):
     stack.next_release()
     running = Killed(stack, r"create-replacement preflight-api-image$")
