@@ -8,7 +8,6 @@ provider plus the two networks every other component attaches to.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
@@ -107,16 +106,3 @@ def data_networks(host: Host) -> dict[str, pulumi.Input[str]]:
     if host.private_network is not None:
         attached["private"] = host.private_network.name
     return attached
-
-
-@dataclass(frozen=True)
-class Hosts:
-    """Where each part runs: `data` (Postgres, Redis, backups) and `apps` (proxy and services).
-    One server: apps == [data]."""
-
-    data: Host
-    apps: list[Host]
-
-    @property
-    def multi_host(self) -> bool:
-        return self.apps != [self.data]

@@ -12,12 +12,11 @@ from .cloud_settings import HetznerHost, S3Repository
 from .containers import secret_path
 from .database import Database
 from .hosts import create_hosts
-from .proxy import ProxyRoute, ReverseProxy, TlsCertificate
+from .proxy import ProxyRoute, ReverseProxy
 from .proxy_sites import upstream_marker
 from .secrets import Secrets
 from .service import Service
 from .settings import GeneratedSecret, LoadedSettings, ServiceSettings, StackSettings
-from .ssh_settings import SshHost
 
 PLATFORM_SECRET_SPECS = {"postgres_password": GeneratedSecret(length=48), "redis_password": GeneratedSecret(length=48)}
 GENERATED_BACKUP_PASSWORD = "backup_password"
@@ -52,10 +51,10 @@ class Platform(pulumi.ComponentResource):
         if settings.backup.password_secret is None:
             generated[GENERATED_BACKUP_PASSWORD] = GeneratedSecret(length=48)
         self.secrets = Secrets(f"{name}-secrets", {**generated, **settings.secrets}, loaded.config_secrets, opts=child)
-        common = dict(host=self.host, stack=settings.stack, protect=settings.protect_data, opts=child)
-        self.database = Database(f"{name}-postgres", settings.database,
-                                 password=self.secrets.value("postgres_password"), **common)
-        self.cache = Cache(f"{name}-redis", settings.cache, password=self.secrets.value("redis_password"), **common)
+        self.database = Database(f"{name}-postgres", settings.database, password=self.secrets.value("postgres_password"),
+                                 host=self.host, stack=settings.stack, protect=settings.protect_data, opts=child)
+        self.cache = Cache(f"{name}-redis", settings.cache, password=self.secrets.value("redis_password"),
+                           host=self.host, stack=settings.stack, protect=settings.protect_data, opts=child)
 
         self.backup = Backup(f"{name}-backup", settings.backup, interval_s=settings.backup_interval_s, host=self.host,
                              stack=settings.stack, secret_files=self._backup_secrets(settings), protect=settings.protect_data,
@@ -67,8 +66,9 @@ class Platform(pulumi.ComponentResource):
                   for n, s in sorted(settings.services.items()) if s.route is not None]
         self.hostnames = sorted({r.hostname for r in routes})
         self.load_balancer = self._load_balancer(name, settings, routes, child)
-        self.edge = None
-        self.certificate = self._certificate(name, settings, routes, child)
+        self.edge = self._edge(name, settings, routes, child)
+        self.certificate = self.edge.certificate if self.edge is not None else \
+            SelfSignedCertificate(f"{name}-tls", self.hostnames or [settings.domain], opts=child).certificate
 
         self.services: dict[str, Service] = {}  # name -> its copy on the first application server
         self.proxies: list[ReverseProxy] = []
@@ -79,11 +79,11 @@ class Platform(pulumi.ComponentResource):
         if self.edge is not None:
             self.edge.route_to(self._edge_records(settings), after=previous_gate or self.proxies)
 
-        base = {n: f"https://{settings.hostname(s.route)}{settings.proxy.public_port_suffix}"
-                for n, s in sorted(settings.services.items()) if s.route is not None}
-        self.urls = {n: base[n] + settings.services[n].route.path for n in base}
+        routed = {n: s.route for n, s in sorted(settings.services.items()) if s.route is not None}
+        base = {n: f"https://{settings.hostname(route)}{settings.proxy.public_port_suffix}" for n, route in routed.items()}
+        self.urls = {n: base[n] + route.path for n, route in routed.items()}
         # What the proxy checks upstream is also what a person or a deploy gate checks from outside.
-        self.health_urls = {n: base[n] + settings.services[n].route.health_path for n in base}
+        self.health_urls = {n: base[n] + route.health_path for n, route in routed.items()}
         self.register_outputs({"urls": self.urls})
 
     def _applications(self, name: str, loaded: LoadedSettings, index: int, app_host, routes: list[ProxyRoute],
@@ -123,26 +123,23 @@ class Platform(pulumi.ComponentResource):
         return [self._roll_out(name, index, loaded, app_host, proxy, list(on_host.values()))]
 
     def _edge_records(self, settings: StackSettings) -> list[tuple[str, pulumi.Input[str]]]:
-        """Where Cloudflare sends traffic: the load balancer once every server serves, the one Hetzner
-        server, or (servers you have) the load balancer you named or every application server."""
+        """Where Cloudflare sends traffic: our load balancer once every server serves, else the
+        hosts' origin (the one Hetzner server; servers you have: your load balancer or each server)."""
         if self.load_balancer is not None:
             return [("A", self.load_balancer.ipv4), ("AAAA", self.load_balancer.ipv6)]
-        if isinstance(settings.host, SshHost):
-            addresses = ([settings.host.load_balancer_address] if settings.host.load_balancer_address
-                         else [host.address for host in self.hosts.apps])
-            return [("AAAA" if ":" in address else "A", address) for address in addresses]
-        return [("A", self.host.ipv4.ip_address), ("AAAA", self.host.ipv6.ip_address)]
+        return self.hosts.origin
 
     def _load_balancer(self, name: str, settings: StackSettings, routes: list[ProxyRoute],
                        child: pulumi.ResourceOptions):
-        if not self.hosts.multi_host or not isinstance(settings.host, HetznerHost):
+        hetzner = self.hosts.hetzner
+        if hetzner is None or not isinstance(settings.host, HetznerHost):
             return None
         from .load_balancer import AppLoadBalancer, HealthRoute  # imports pulumi_hcloud: cloud stacks only
 
         first = routes[0] if routes else None
         route = HealthRoute(first.hostname, first.health_path) if first else HealthRoute(settings.domain, "/")
-        return AppLoadBalancer(f"{name}-lb", settings.host, network=self.host.network, subnet=self.host.app_subnet,
-                               servers=[h.server for h in self.hosts.apps], route=route, labels=self.host.labels,
+        return AppLoadBalancer(f"{name}-lb", settings.host, network=hetzner.network, subnet=hetzner.app_subnet,
+                               servers=hetzner.app_servers, route=route, labels=hetzner.labels,
                                production=settings.protect_data, opts=child)
 
     def _roll_out(self, name: str, index: int, loaded: LoadedSettings, app_host, proxy: ReverseProxy,
@@ -152,10 +149,12 @@ class Platform(pulumi.ComponentResource):
         server's release start, so the other servers serve throughout."""
         from .load_balancer import TargetHealthy
 
-        assert self.load_balancer is not None and isinstance(loaded.settings.host, HetznerHost)
-        release = pulumi.Output.all(*[c.container.id for c in [proxy, *services]]).apply(lambda ids: ",".join(ids))
+        hetzner = self.hosts.hetzner
+        assert self.load_balancer is not None and hetzner is not None and isinstance(loaded.settings.host, HetznerHost)
+        containers = [proxy.container, *(s.container for s in services)]
+        release = pulumi.Output.all(*[c.id for c in containers]).apply(lambda ids: ",".join(ids))
         return TargetHealthy(f"{name}-rollout-app{index}", load_balancer_id=self.load_balancer.load_balancer.id,
-                             server_id=app_host.server.id, server_name=loaded.settings.host.app_server_name(index),
+                             server_id=hetzner.app_servers[index - 1].id, server_name=loaded.settings.host.app_server_name(index),
                              release=release, token=loaded.hcloud_token,
                              deadline_s=loaded.settings.host.load_balancer.target_deadline_s,
                              opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.load_balancer.services,
@@ -171,15 +170,13 @@ class Platform(pulumi.ComponentResource):
             files["backup_s3_secret_access_key"] = self.secrets.value(repository.secret_access_key_secret)
         return files
 
-    def _certificate(self, name: str, settings: StackSettings, routes: list[ProxyRoute],
-                     child: pulumi.ResourceOptions) -> TlsCertificate:
-        """Cloud stacks: Cloudflare's edge (DNS, zone settings, rate limits, health checks) and its
-        origin certificate. local: a self-signed certificate that clients trust explicitly."""
-        if settings.edge is None:
-            return SelfSignedCertificate(f"{name}-tls", self.hostnames or [settings.domain], opts=child).certificate
+    def _edge(self, name: str, settings: StackSettings, routes: list[ProxyRoute], child: pulumi.ResourceOptions):
+        """Cloud stacks: Cloudflare's edge (DNS, zone settings, rate limits, health checks, the origin
+        certificate the proxies serve). local: none (a self-signed certificate clients trust explicitly)."""
+        if settings.edge is None or settings.monitoring is None:
+            return None
         from .edge import CloudflareEdge  # pulumi_cloudflare takes seconds to import: only where it is used
 
-        self.edge = CloudflareEdge(f"{name}-edge", settings.edge, settings.monitoring, hostnames=self.hostnames,
-                                   health_paths={r.hostname: r.health_path for r in routes}, opts=child)
-        return self.edge.certificate
+        return CloudflareEdge(f"{name}-edge", settings.edge, settings.monitoring, hostnames=self.hostnames,
+                              health_paths={r.hostname: r.health_path for r in routes}, opts=child)
 
