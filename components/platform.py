@@ -12,14 +12,14 @@ from .cloud_settings import HetznerHost, S3Repository
 from .containers import secret_path
 from .database import Database
 from .hosts import create_hosts
+from .platform_secrets import BACKUP_PASSWORD_LENGTH, GENERATED_BACKUP_PASSWORD, GENERATED_LENGTHS
 from .proxy import ProxyRoute, ReverseProxy
 from .proxy_sites import upstream_marker
 from .secrets import Secrets
 from .service import Service
 from .settings import GeneratedSecret, LoadedSettings, ServiceSettings, StackSettings
 
-PLATFORM_SECRET_SPECS = {"postgres_password": GeneratedSecret(length=48), "redis_password": GeneratedSecret(length=48)}
-GENERATED_BACKUP_PASSWORD = "backup_password"
+PLATFORM_SECRET_SPECS = {name: GeneratedSecret(length=length) for name, length in GENERATED_LENGTHS.items()}
 
 
 def service_secret_files(service: ServiceSettings, secrets: Secrets, database: Database, cache: Cache,
@@ -49,7 +49,7 @@ class Platform(pulumi.ComponentResource):
         self.host = self.hosts.data
         generated = dict(PLATFORM_SECRET_SPECS)
         if settings.backup.password_secret is None:
-            generated[GENERATED_BACKUP_PASSWORD] = GeneratedSecret(length=48)
+            generated[GENERATED_BACKUP_PASSWORD] = GeneratedSecret(length=BACKUP_PASSWORD_LENGTH)
         self.secrets = Secrets(f"{name}-secrets", {**generated, **settings.secrets}, loaded.config_secrets, opts=child)
         self.database = Database(f"{name}-postgres", settings.database, password=self.secrets.value("postgres_password"),
                                  host=self.host, stack=settings.stack, protect=settings.protect_data, opts=child)
