@@ -28,8 +28,8 @@ import re
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pulumi import automation as auto
@@ -38,6 +38,7 @@ from . import backend, backups, gate, orphans, pricing, releases, stack
 from .docker import Docker, DockerError
 from .exit_codes import Exit
 from .report import Report
+from .rollout import ApplyFailed, Rollout
 from .unhealthy import UnhealthyWatch
 
 DEFAULT_DEADLINE_S = 30.0
@@ -190,48 +191,30 @@ def cmd_up(args) -> int:
     resolve_pending_operations(target)
     sweep_orphans(target, args.stack, remove=False)
     record_running_release(target)
-    errors: list[str] = []
-    try:
+
+    def release() -> None:
+        errors: list[str] = []
         networks = orphans.Known.of(target.export_stack().deployment or {}).networks
-        with UnhealthyWatch(args.stack, docker_engines(target), progress, networks):
-            apply(target, None, args.plan, errors)
-        sweep_orphans(target, args.stack, remove=True)  # the state's containers serve every route now
-        healthy = gate_passes(target, args.deadline)
-    except auto.CommandError as error:
-        progress("up failed:")
-        for line in failure_lines(error, errors):
-            progress(f"  {line}")
-        healthy = False
-    if healthy:
-        release = releases.record(target, images)
-        progress(f"release {release.number} passed the health gate")
-        emit(args, {"stack": args.stack, "release": release.number, "gate": "passed"})
-        return 0
-    previous = releases.previous(target, images)
-    if previous is None:
-        progress("no earlier release recorded to roll back to")
-    else:
-        progress(f"rolling back to release {previous.number}")
-        rollback_errors: list[str] = []
         try:
-            rollback_to(target, args.stack, previous, rollback_errors)
+            with UnhealthyWatch(args.stack, docker_engines(target), progress, networks):
+                apply(target, None, args.plan, errors)
         except auto.CommandError as error:
-            progress(f"the rollback to release {previous.number} failed too; the stack is as the rollback left it:")
-            for line in failure_lines(error, rollback_errors):
-                progress(f"  {line}")
-            emit(args, {"stack": args.stack, "gate": "failed", "rolled_back_to": None})
-            return Exit.FAILED
-    emit(args, {"stack": args.stack, "gate": "failed", "rolled_back_to": previous.number if previous else None})
-    return Exit.GATE
+            raise ApplyFailed(failure_lines(error, errors)) from None
+        sweep_orphans(target, args.stack, remove=True)  # the state's containers serve every route now
+
+    outcome = rollout_of(target, args.stack, release, lambda: gate_passes(target, args.deadline)).run(images)
+    emit(args, outcome.summary(args.stack))
+    return outcome.exit
 
 
-def rollback_to(target: auto.Stack, name: str, release: releases.Release, errors: list[str] | None = None) -> None:
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory() as scratch:
-        config = releases.config_with_images(config_file(name), release.images, Path(scratch) / f"Pulumi.{name}.yaml")
-        apply(target, config, None, errors)
-    progress(f"release {release.number} serving again after {time.monotonic() - started:.1f}s; fix the images in "
-             f"Pulumi.{name}.yaml before the next up")
+def rollout_of(target: auto.Stack, name: str, release: Callable[[], None], gate: Callable[[], bool]) -> Rollout:
+    def restore(config: Path) -> None:
+        errors: list[str] = []
+        try:
+            apply(target, config, None, errors)
+        except auto.CommandError as error:
+            raise ApplyFailed(failure_lines(error, errors)) from None
+    return Rollout(target, config_file(name), release, restore, gate, progress)
 
 
 def emit(args, data) -> None:
@@ -256,8 +239,15 @@ def cmd_rollback(args) -> int:
     if release is None:
         print(f"no such release; `python -m deploy releases {args.stack}` lists them", file=sys.stderr)
         return Exit.USAGE
-    rollback_to(target, args.stack, release)
-    return 0 if gate_passes(target, DEFAULT_DEADLINE_S) else Exit.GATE
+    gate = lambda: gate_passes(target, DEFAULT_DEADLINE_S)  # noqa: E731
+    try:
+        rollout_of(target, args.stack, lambda: None, gate).roll_back_to(release)
+    except ApplyFailed as failed:
+        progress(f"the rollback to release {release.number} failed:")
+        for line in failed.lines:
+            progress(f"  {line}")
+        return Exit.FAILED
+    return 0 if gate() else Exit.GATE
 
 
 def cmd_drift(args) -> int:
