@@ -13,11 +13,10 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_docker as docker
 
-from .cloud_settings import BackupSettings, S3Repository
 from .containers import SecretFile, baseline_args, networks, secret_path, uploads
 from .host import Host
 from .images import remote_image
-from .settings import Healthcheck, Limits
+from .settings import BackupSettings, Healthcheck, Limits, S3Repository
 
 VOLUME_REPOSITORY = "/repo/restic"
 GRACE_S = 600

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from . import cloudflare_ips
-from .setting_types import DnsLabel, ImageRef, Name, Strict
+from .setting_types import DnsLabel, Name, Strict
 
 PublicKey = Annotated[str, Field(pattern=r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]{40,}( \S.*)?$")]
 Network = Annotated[str, Field(pattern=r"^[0-9a-fA-F:.]+/\d{1,3}$")]
@@ -156,49 +156,3 @@ class MonitoringSettings(Strict):
     on_call_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
     interval_s: int = Field(60, ge=15, le=3600)
     retries: int = Field(2, ge=0, le=5)
-
-
-class VolumeRepository(Strict):
-    """A Docker volume on the host (local stack): proves the mechanics, not off-site safety."""
-
-    kind: Literal["volume"] = "volume"
-
-
-class S3Repository(Strict):
-    """S3-compatible object storage (Hetzner Object Storage), credentials from config secrets."""
-
-    kind: Literal["s3"]
-    url: str = Field(pattern=r"^s3:https?://[^/\s]+/[^\s]+$", description="restic repository, s3:https://host/bucket/path")
-    access_key_id_secret: Name = Field(description="name in preflight:secrets")
-    secret_access_key_secret: Name = Field(description="name in preflight:secrets")
-
-
-class Retention(Strict):
-    hourly: int = Field(24, ge=0, le=1000)
-    daily: int = Field(7, ge=0, le=1000)
-    weekly: int = Field(4, ge=0, le=1000)
-
-    @model_validator(mode="after")
-    def _keeps_something(self) -> Retention:
-        if self.hourly + self.daily + self.weekly == 0:
-            raise _fix("the retention keeps no snapshot at all; keep at least one hourly, daily or weekly")
-        return self
-
-
-class RestoreChecks(Strict):
-    """What a restore drill verifies in the restored copy."""
-
-    tables: list[str] = Field(default_factory=list, description="tables that must exist")
-    min_rows: dict[str, int] = Field(default_factory=dict, description="table -> fewest rows expected")
-    migrations_table: str = "schema_migrations"
-
-
-class BackupSettings(Strict):
-    image: ImageRef = "preflight-local/backup:1"
-    interval_s: int | None = Field(None, ge=300, le=7 * 86400,
-                                      description="default: hourly in production, daily elsewhere")
-    retention: Retention = Retention()
-    repository: Annotated[VolumeRepository | S3Repository, Field(discriminator="kind")] = VolumeRepository()
-    password_secret: Name | None = Field(
-        None, description="name in preflight:secrets; default: generated and kept (encrypted) in the stack's state")
-    checks: RestoreChecks = RestoreChecks()

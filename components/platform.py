@@ -8,7 +8,7 @@ import pulumi
 from .backup import Backup
 from .cache import Cache
 from .certificates import SelfSignedCertificate
-from .cloud_settings import HetznerHost, S3Repository
+from .cloud_settings import HetznerHost
 from .containers import secret_path
 from .database import Database
 from .hosts import create_hosts
@@ -17,7 +17,7 @@ from .proxy import ProxyRoute, ReverseProxy
 from .proxy_sites import upstream_marker
 from .secrets import Secrets
 from .service import Service
-from .settings import GeneratedSecret, LoadedSettings, ServiceSettings, StackSettings
+from .settings import GeneratedSecret, LoadedSettings, S3Repository, ServiceSettings, StackSettings
 
 PLATFORM_SECRET_SPECS = {name: GeneratedSecret(length=length) for name, length in GENERATED_LENGTHS.items()}
 

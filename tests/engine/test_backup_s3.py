@@ -11,7 +11,7 @@ import urllib.request
 import boto3
 import pytest
 
-from components.cloud_settings import BackupSettings
+from components.settings import BackupSettings
 from deploy.backups import tar_of
 from tests.engine.conftest import free_port
 from tests.stack_config import ROOT

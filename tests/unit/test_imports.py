@@ -1,5 +1,6 @@
 """The project's import graph: product code depends on nothing setup-only, and nothing imports in
-a circle (read from the source, so a lazy import inside a function counts too)."""
+a circle (read from the source, so a lazy import inside a function counts too; imports only the
+type checker sees, under `if TYPE_CHECKING:`, do not)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ def modules() -> dict[str, Path]:
 def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    type_only = {id(child) for node in ast.walk(tree) if isinstance(node, ast.If) and
+                 isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING" for child in ast.walk(node)}
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue  # `if TYPE_CHECKING:` imports are for the type checker; nothing runs them
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):

@@ -1,0 +1,31 @@
+"""The TLS-terminating reverse proxy."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from ..setting_types import ImageRef, Port, Strict
+from .common import Healthcheck, Limits
+from .errors import fix
+
+
+class ProxySettings(Strict):
+    image: ImageRef = "caddy:2.8.4"
+    bind_address: str = Field("0.0.0.0", pattern=r"^(\d{1,3}\.){3}\d{1,3}$")
+    http_port: Port = 80
+    https_port: Port = 443
+    hsts_max_age_s: int = Field(31536000, ge=0)
+    content_security_policy: str = "default-src 'self'; frame-ancestors 'none'; base-uri 'self'"
+    limits: Limits = Limits(memory_mb=128, cpus=0.5)
+    healthcheck: Healthcheck = Healthcheck(command=["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2019/config/"])
+
+    @property
+    def public_port_suffix(self) -> str:
+        """What a public URL needs after the hostname: nothing on 443, ':<port>' otherwise."""
+        return "" if self.https_port == 443 else f":{self.https_port}"
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> ProxySettings:
+        if self.http_port == self.https_port:
+            raise fix("http_port and https_port are both {port}; give them different ports", port=self.http_port)
+        return self
