@@ -75,10 +75,10 @@ lint: setup
 check: lint
 	$(PY) -m pytest tests/unit tests/policy -q
 
-# Every layer: lint, unit and policy (seconds), generated config in real daemons, and the real engine
+# Every layer: make check first (lint, unit and policy tests), then generated config in real daemons and the real engine
 # (plugins built from served modules, the local stack deployed on the local Docker engine).
-test: lint test-deps toolchain test-images policy-venv
-	$(PY) -m pytest tests -q
+test: check test-deps toolchain test-images policy-venv
+	$(PY) -m pytest tests -q --ignore=tests/unit --ignore=tests/policy
 
 # Figures, never assertions: each script prints a Markdown table (medians with min and max);
 # the tables are also kept in bench/results.json and bench/results.md. Needs `make up` (the backups and preview cost
