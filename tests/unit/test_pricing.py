@@ -138,3 +138,11 @@ def test_an_api_that_does_not_answer_leaves_the_recorded_table_and_says_why():
 
     table = pricing.current_table("token", client=Down())
     assert table.server == pricing.RECORDED.server and table.source.endswith("the API did not answer (ConnectionError)")
+
+
+def test_deleting_the_load_balancer_takes_its_price_off_the_bill(stacks):
+    [balancer] = [r for r in stacks[3] if r["type"] == pricing.LOAD_BALANCER]
+    report = Report("production")
+    report.on_event(step("delete", None, balancer))
+    assert report.cost()["difference"] == pytest.approx(-5.39)
+    assert report.cost()["difference_gross"] == pytest.approx(round(-5.39 * 1.19, 2))
