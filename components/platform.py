@@ -173,9 +173,11 @@ class Platform(pulumi.ComponentResource):
     def _edge(self, name: str, settings: StackSettings, routes: list[ProxyRoute], child: pulumi.ResourceOptions):
         """Cloud stacks: Cloudflare's edge (DNS, zone settings, rate limits, health checks, the origin
         certificate the proxies serve). local: none (a self-signed certificate clients trust explicitly)."""
-        if settings.edge is None or settings.monitoring is None:
+        if settings.edge is None:
             return None
         from .edge import CloudflareEdge  # pulumi_cloudflare takes seconds to import: only where it is used
+
+        assert settings.monitoring is not None  # the settings require it wherever the edge is
 
         return CloudflareEdge(f"{name}-edge", settings.edge, settings.monitoring, hostnames=self.hostnames,
                               health_paths={r.hostname: r.health_path for r in routes}, opts=child)
