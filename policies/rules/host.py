@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import PolicyResource, Severity
+
+from components import cloudflare_ips
 
 from .base import of_type, referrers, rule_maker
 from .data import HCLOUD_PRIMARY_IP, HCLOUD_SERVER, HCLOUD_VOLUME, is_app_server
 
 FIREWALL = "hcloud:index/firewall:Firewall"
 FIREWALL_ATTACHMENT = "hcloud:index/firewallAttachment:FirewallAttachment"
-WORLD = ("0.0.0.0/0", "::/0")
+ADMIN_MIN_PREFIX_V4, ADMIN_MIN_PREFIX_V6 = 16, 48
+CLOUDFLARE = [ipaddress.ip_network(r) for r in (*cloudflare_ips.IPV4, *cloudflare_ips.IPV6)]
 PUBLIC_PORTS = {80, 443}
 SSH_PORT = 22
 DATA_PORTS = {5432: "Postgres", 6379: "Redis", 3306: "MySQL", 27017: "MongoDB", 11211: "memcached", 9200: "Elasticsearch"}
@@ -35,11 +39,31 @@ def opens(rule: Mapping[str, Any], port: int) -> bool:
     return rule.get("protocol") in ("tcp", "udp") and port in port_range(rule)
 
 
+def broader_than_an_admin_network(source: str) -> bool:
+    """An admin's network is an office or a VPN: /16 or narrower (IPv4), /48 or narrower (IPv6)."""
+    try:
+        network = ipaddress.ip_network(source, strict=False)
+    except ValueError:
+        return True  # not a network at all: nobody's
+    return network.prefixlen < (ADMIN_MIN_PREFIX_V4 if network.version == 4 else ADMIN_MIN_PREFIX_V6)
+
+
 def ssh_from_admins_only(props: Mapping[str, Any]) -> Iterator[str]:
     for rule in inbound_rules(props):
-        world = [ip for ip in rule.get("sourceIps") or [] if ip in WORLD]
-        if opens(rule, SSH_PORT) and world:
-            yield f"SSH (22) is open to {', '.join(world)}; admit only the admin CIDRs (settings: host.admin_cidrs)"
+        if not opens(rule, SSH_PORT):
+            continue
+        broad = [ip for ip in rule.get("sourceIps") or [] if broader_than_an_admin_network(ip)]
+        if broad:
+            yield (f"SSH (22) is open to {', '.join(broad)}; admit only the admin CIDRs, each /16 or narrower "
+                   f"(/48 for IPv6) (settings: host.admin_cidrs)")
+
+
+def outside_cloudflare(source: str) -> bool:
+    try:
+        network = ipaddress.ip_network(source, strict=False)
+    except ValueError:
+        return True
+    return not any(network.version == edge.version and network.subnet_of(edge) for edge in CLOUDFLARE)  # type: ignore[arg-type]
 
 
 def no_data_ports(props: Mapping[str, Any]) -> Iterator[str]:
@@ -53,9 +77,16 @@ def only_web_and_ssh(props: Mapping[str, Any]) -> Iterator[str]:
     for rule in inbound_rules(props):
         if rule.get("protocol") not in ("tcp", "udp"):
             continue
-        extra = set(port_range(rule)) - PUBLIC_PORTS - {SSH_PORT} - set(DATA_PORTS)  # data ports: PF-HOST-002
+        ports = set(port_range(rule))
+        extra = ports - PUBLIC_PORTS - {SSH_PORT} - set(DATA_PORTS)  # data ports: PF-HOST-002
         if extra:
             yield f"inbound rule {rule.get('protocol')}/{rule.get('port') or 'any'} opens more than 22, 80 and 443; remove it"
+        elif ports & PUBLIC_PORTS:
+            # The web ports are Cloudflare's: a client that reaches the origin past it skips its rules.
+            others = [ip for ip in rule.get("sourceIps") or [] if outside_cloudflare(ip)]
+            if others:
+                yield (f"inbound rule {rule.get('protocol')}/{rule.get('port')} admits {', '.join(others)}; the web "
+                       f"ports admit only Cloudflare's ranges (settings: host.cloudflare_ranges)")
 
 
 def key_only_ssh(props: Mapping[str, Any]) -> Iterator[str]:
@@ -107,7 +138,7 @@ RULES = [
     _rule("PF-HOST-002", "The firewall opens no database or cache port.", Severity.CRITICAL,
           "Postgres/Redis reachable only on an internal network (no published port, no firewall opening)",
           no_data_ports, types=(FIREWALL,)),
-    _rule("PF-HOST-003", "The firewall admits only 22, 80 and 443.", Severity.HIGH,
+    _rule("PF-HOST-003", "The firewall admits only 22, 80 and 443, the web ports from Cloudflare alone.", Severity.HIGH,
           "Postgres/Redis reachable only on an internal network (no published port, no firewall opening)",
           only_web_and_ssh, types=(FIREWALL,)),
     _rule("PF-HOST-004", "Every server has a firewall.", Severity.CRITICAL,

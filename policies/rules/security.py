@@ -20,7 +20,6 @@ DYNAMIC = "pulumi-python:dynamic:Resource"
 PROXY_SITES = "proxy-sites"
 MIN_SECRET_LENGTH = 32
 HSTS_MIN_AGE = 31536000
-TRUTHY = ("1", "true", "yes", "on")
 DEBUG_PATHS = ("/debug", "/_debug", "/__debug__", "/pprof", "/debug/pprof", "/actuator", "/_profiler", "/phpinfo")
 REQUIRED_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -59,12 +58,25 @@ def cors_origins(props: Mapping[str, Any]) -> Iterator[str]:
                 yield f"env {key}={value!r}: list the exact origins (https://app.example.com), never '*'"
 
 
+# Debug and development switches, recognised by the words of their names and by their values, not by
+# a list of exact names: DEBUG, APP_DEBUG, DEBUG_MODE, debugMode, ENABLE_DEBUG_ROUTES (the
+# checklist's own), XDEBUG_MODE; NODE_ENV, GO_ENV, ASPNETCORE_ENVIRONMENT, APP_MODE.
+SWITCHED_ON = ("1", "true", "yes", "on", "y", "t", "enable", "enabled", "all", "*")
+DEVELOPMENT = ("development", "develop", "devel", "dev", "debug")
+MODE_WORDS = ("ENV", "ENVIRONMENT", "MODE", "PROFILE", "STAGE")
+
+
+def words(key: str) -> list[str]:
+    """DEBUG_MODE, debugMode, Debug-Mode -> ['DEBUG', 'MODE']; XDEBUG -> ['XDEBUG']."""
+    return re.sub(r"[^A-Za-z0-9]+", " ", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", key)).upper().split()
+
+
 def debug_off(props: Mapping[str, Any]) -> Iterator[str]:
     for key, value in env_items(props):
-        upper = key.upper()
-        if (upper == "DEBUG" or upper.endswith("_DEBUG")) and value.strip().lower() in TRUTHY:
+        named, setting = words(key), value.strip().lower()
+        if any("DEBUG" in word for word in named) and (setting in SWITCHED_ON or setting in DEVELOPMENT):
             yield f"env {key}={value!r}: turn debug off in production (remove it or set it to 0/false)"
-        if upper in ("NODE_ENV", "APP_ENV", "ENVIRONMENT", "FLASK_ENV", "RAILS_ENV") and value.lower() in ("development", "dev"):
+        elif named and named[-1] in MODE_WORDS and setting in DEVELOPMENT:
             yield f"env {key}={value!r}: production must not run in development mode"
 
 

@@ -41,6 +41,15 @@ CASES = [
     ("PF-SEC-004", "api", env("CORS_ORIGINS=https://a.example.com,https://*.example.com"), "exact origins"),
     ("PF-SEC-005", "api", env("DEBUG=true"), "turn debug off"),
     ("PF-SEC-005", "api", env("NODE_ENV=development"), "development mode"),
+    # Spellings the first version of the rule let through (it knew a few exact names and values).
+    ("PF-SEC-005", "api", env("ENABLE_DEBUG_ROUTES=true"), "turn debug off"),
+    ("PF-SEC-005", "api", env("DEBUG_MODE=on"), "turn debug off"),
+    ("PF-SEC-005", "api", env("debugMode=TRUE"), "turn debug off"),
+    ("PF-SEC-005", "api", env("DEBUG=enabled"), "turn debug off"),
+    ("PF-SEC-005", "api", env("XDEBUG_MODE=debug"), "turn debug off"),
+    ("PF-SEC-005", "api", env("ASPNETCORE_ENVIRONMENT=Development"), "development mode"),
+    ("PF-SEC-005", "api", env("GO_ENV=dev"), "development mode"),
+    ("PF-SEC-005", "api", env("APP_MODE=debug"), "development mode"),
     ("PF-SEC-006", "proxy-sites", setp(template=SITES.replace(
         "\thandle {", "\thandle /debug/* {\n\t\treverse_proxy api:8000\n\t}\n\thandle {")), "/debug"),
     ("PF-SEC-006", "proxy", lambda r: r.props["uploads"][0].update(content=WHOLE_CADDYFILE.replace(
@@ -109,6 +118,11 @@ CASES = [
     ("PF-HOST-002", "firewall", firewall_rule("5432", ["10.0.0.0/8"]), "Postgres (5432"),
     ("PF-HOST-002", "firewall", firewall_rule("6379", ["10.0.0.0/8"]), "Redis (6379"),
     ("PF-HOST-003", "firewall", firewall_rule("8080"), "more than 22, 80 and 443"),
+    # Judged by source too: the web ports open to everyone (past Cloudflare), SSH to half the internet.
+    ("PF-HOST-003", "firewall", firewall_rule("443"), "admits 0.0.0.0/0"),
+    ("PF-HOST-003", "firewall", firewall_rule("80", ["198.51.100.0/24"]), "only Cloudflare's ranges"),
+    ("PF-HOST-001", "firewall", firewall_rule("22", ["128.0.0.0/1"]), "/16 or narrower"),
+    ("PF-HOST-001", "firewall", firewall_rule("22", ["2000::/3"]), "2000::/3"),
     ("PF-HOST-004", "server", lambda r: (r.deps.clear(), r.props.update(firewallIds=[])), "attach a firewall"),
     ("PF-HOST-005", "server", setp(sshKeys=[]), "SSH key"),
     ("PF-HOST-005", "server", setp(userData="#cloud-config\ndisable_root: true\n"), "password login"),
@@ -206,3 +220,17 @@ def test_all_stack_rules_warn_in_staging_without_blocking():
     published = setp(ports=[{"internal": 5432, "external": 5432}])
     outcome = Pack("staging").analyze(mutated(production("staging"), "postgres", published))
     assert [(v.rule, v.level) for v in outcome.violations] == [("PF-DATA-001", "advisory")]
+
+
+def test_switches_that_are_off_and_names_that_only_mention_debug_pass():
+    resources = mutated(production("production"), "api", env(
+        "DEBUG=false", "ENABLE_DEBUG_ROUTES=0", "XDEBUG_MODE=off", "NODE_ENV=production", "APP_MODE=production",
+        "DEBUG_LOG_PATH=/var/log/app", "DEBUGGER_PORT=9229"))
+    assert "PF-SEC-005" not in Pack("production").analyze(resources).rules()
+
+
+def test_web_ports_inside_cloudflares_ranges_and_a_narrow_admin_network_pass():
+    resources = mutated(production("production"), "firewall", lambda res: res.props["rules"].extend([
+        {"direction": "in", "protocol": "tcp", "port": "443", "sourceIps": ["173.245.48.0/24", "2400:cb00::/48"]},
+        {"direction": "in", "protocol": "tcp", "port": "22", "sourceIps": ["198.51.100.7/32", "2001:db8:1::/48"]}]))
+    assert not {"PF-HOST-001", "PF-HOST-003"} & Pack("production").analyze(resources).rules()
