@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import yaml
 from pulumi_policy import PolicyResource, Severity
 
 from components import cloudflare_ips
@@ -89,14 +90,50 @@ def only_web_and_ssh(props: Mapping[str, Any]) -> Iterator[str]:
                        f"ports admit only Cloudflare's ranges (settings: host.cloudflare_ranges)")
 
 
+def cloud_config(user_data: str) -> dict[str, Any] | None:
+    """The user data as cloud-init reads it (a #cloud-config YAML document), or None."""
+    if not user_data.lstrip().startswith("#cloud-config"):
+        return None
+    try:
+        document = yaml.safe_load(user_data)
+    except yaml.YAMLError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def effective_sshd(document: Mapping[str, Any]) -> dict[str, str]:
+    """What sshd ends up with from the drop-ins the user data writes, read as sshd reads them: in
+    file-name order, the first value of a keyword wins. cloud-init's own ssh_pwauth lands in
+    50-cloud-init.conf."""
+    drop_ins: dict[str, str] = {}
+    for entry in document.get("write_files") or []:
+        path = str((entry or {}).get("path") or "")
+        if path.startswith("/etc/ssh/sshd_config.d/") and path.endswith(".conf"):
+            drop_ins[path.rsplit("/", 1)[1]] = str(entry.get("content") or "")
+    if isinstance(document.get("ssh_pwauth"), bool):
+        drop_ins.setdefault("50-cloud-init.conf", f"PasswordAuthentication {'yes' if document['ssh_pwauth'] else 'no'}")
+    settings: dict[str, str] = {}
+    for name in sorted(drop_ins):
+        for line in drop_ins[name].splitlines():
+            keyword, _, value = line.split("#", 1)[0].strip().partition(" ")
+            if keyword and value.strip():
+                settings.setdefault(keyword.lower(), value.strip().lower())
+    return settings
+
+
 def key_only_ssh(props: Mapping[str, Any]) -> Iterator[str]:
     if not props.get("sshKeys"):
         yield "give the server at least one SSH key (settings: host.ssh_public_keys); password login stays off"
-    user_data = props.get("userData") or ""
-    if "ssh_pwauth: false" not in user_data and "PasswordAuthentication no" not in user_data:
-        yield "cloud-init must turn off SSH password login (ssh_pwauth: false)"
-    if "disable_root: true" not in user_data and "PermitRootLogin no" not in user_data:
-        yield "cloud-init must turn off root SSH login (disable_root: true)"
+    document = cloud_config(props.get("userData") or "")
+    if document is None:
+        yield "the user data is not a #cloud-config document: its SSH settings cannot be judged; render it with Preflight"
+        return
+    sshd = effective_sshd(document)
+    if sshd.get("passwordauthentication", "yes") != "no":
+        yield ("SSH password login stays on (sshd's effective PasswordAuthentication is "
+               f"{sshd.get('passwordauthentication', 'yes (the default)')}); set ssh_pwauth: false")
+    if document.get("disable_root") is not True and sshd.get("permitrootlogin") != "no":
+        yield "cloud-init must turn off root SSH login (disable_root: true, or PermitRootLogin no)"
 
 
 def server_backups(props: Mapping[str, Any]) -> Iterator[str]:

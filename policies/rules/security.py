@@ -91,9 +91,14 @@ def proxy_config(props: Mapping[str, Any]) -> str:
                      if re.search(r"(Caddyfile|nginx\.conf|\.caddy)$", u.get("file") or ""))
 
 
+NO_PROXY_CONFIG = "the proxy container carries no Caddyfile or nginx.conf the pack can read; upload its config"
+
+
 def hsts_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
     config = proxy_config(props)
     if not config:
+        if role(props) == "proxy":
+            yield NO_PROXY_CONFIG
         return
     ages = [int(age) for age in re.findall(r"Strict-Transport-Security\"?\s+\"?max-age=(\d+)", config)]
     if not ages or min(ages) < HSTS_MIN_AGE:
@@ -103,6 +108,8 @@ def hsts_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
 def security_headers_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
     config = proxy_config(props)
     if not config:
+        if role(props) == "proxy":
+            yield NO_PROXY_CONFIG
         return
     for header, expected in REQUIRED_HEADERS.items():
         if header not in config:
@@ -111,7 +118,11 @@ def security_headers_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
 
 def https_redirect_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
     config = proxy_config(props)
-    if config and not re.search(r"redir\s+https://|return\s+30[18]\s+https://", config):
+    if not config:
+        if role(props) == "proxy":
+            yield NO_PROXY_CONFIG
+        return
+    if not re.search(r"redir\s+https://|return\s+30[18]\s+https://", config):
         yield "redirect every http:// request to https:// at the proxy (308)"
 
 

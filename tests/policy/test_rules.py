@@ -125,6 +125,16 @@ CASES = [
     ("PF-HOST-001", "firewall", firewall_rule("22", ["2000::/3"]), "2000::/3"),
     ("PF-HOST-004", "server", lambda r: (r.deps.clear(), r.props.update(firewallIds=[])), "attach a firewall"),
     ("PF-HOST-005", "server", setp(sshKeys=[]), "SSH key"),
+    # Read as cloud-init and sshd read it, not searched: the right words in a comment, or in a drop-in
+    # that sorts after the one cloud-init writes, do not turn password login off.
+    ("PF-HOST-005", "server", setp(userData="#cloud-config\nssh_pwauth: true\ndisable_root: true\n# ssh_pwauth: false\n"),
+     "password login stays on"),
+    ("PF-HOST-005", "server", setp(userData=(
+        "#cloud-config\nssh_pwauth: true\ndisable_root: true\nwrite_files:\n"
+        "  - path: /etc/ssh/sshd_config.d/90-preflight.conf\n    content: \"PasswordAuthentication no\\n\"\n")),
+     "effective PasswordAuthentication is yes"),
+    ("PF-HOST-005", "server", setp(userData="#cloud-config\nssh_pwauth: false\ndisable_root: false # disable_root: true\n"),
+     "root SSH login"),
     ("PF-HOST-005", "server", setp(userData="#cloud-config\ndisable_root: true\n"), "password login"),
     ("PF-HOST-005", "server", setp(userData="#cloud-config\nssh_pwauth: false\n"), "root SSH login"),
     ("PF-HOST-006", "server", setp(backups=False), "backups"),
@@ -234,3 +244,16 @@ def test_web_ports_inside_cloudflares_ranges_and_a_narrow_admin_network_pass():
         {"direction": "in", "protocol": "tcp", "port": "443", "sourceIps": ["173.245.48.0/24", "2400:cb00::/48"]},
         {"direction": "in", "protocol": "tcp", "port": "22", "sourceIps": ["198.51.100.7/32", "2001:db8:1::/48"]}]))
     assert not {"PF-HOST-001", "PF-HOST-003"} & Pack("production").analyze(resources).rules()
+
+
+def test_a_drop_in_that_sorts_before_cloud_inits_own_wins_as_in_sshd():
+    user_data = ("#cloud-config\nssh_pwauth: true\ndisable_root: true\nwrite_files:\n"
+                 "  - path: /etc/ssh/sshd_config.d/00-preflight.conf\n    content: \"PasswordAuthentication no\\n\"\n")
+    outcome = Pack("production").analyze(mutated(production("production"), "server", setp(userData=user_data)))
+    assert "PF-HOST-005" not in outcome.rules()
+
+
+def test_a_proxy_without_a_readable_config_fails_every_proxy_rule_instead_of_passing_them():
+    outcome = Pack("production").analyze(mutated(production("production"), "proxy", setp(uploads=[])))
+    assert {"PF-SEC-007", "PF-SEC-008", "PF-SEC-009"} <= outcome.rules()
+    assert all("carries no Caddyfile" in v.message for v in outcome.violations if v.rule == "PF-SEC-009")
