@@ -10,6 +10,7 @@ from pulumi_policy import Severity
 
 from components.secret_names import looks_secret
 
+from . import caddyfile
 from .base import CONTAINER, env_items, label_map, number, role, rule_maker
 
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
@@ -94,13 +95,21 @@ def proxy_config(props: Mapping[str, Any]) -> str:
 NO_PROXY_CONFIG = "the proxy container carries no Caddyfile or nginx.conf the pack can read; upload its config"
 
 
+def is_nginx(config: str) -> bool:
+    """nginx.conf (add_header directives) rather than a Caddyfile."""
+    return bool(re.search(r"^\s*add_header\s", config, re.M))
+
+
 def hsts_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
     config = proxy_config(props)
     if not config:
         if role(props) == "proxy":
             yield NO_PROXY_CONFIG
         return
-    ages = [int(age) for age in re.findall(r"Strict-Transport-Security\"?\s+\"?max-age=(\d+)", config)]
+    value = next((v for k, v in caddyfile.response_headers(config).items()
+                  if k.lower() == "strict-transport-security"), "") if not is_nginx(config) else \
+        " ".join(re.findall(r"Strict-Transport-Security\"?\s+\"?(max-age=\d+)", config))  # nginx: add_header
+    ages = [int(age) for age in re.findall(r"max-age=(\d+)", value)]
     if not ages or min(ages) < HSTS_MIN_AGE:
         yield f"send Strict-Transport-Security with max-age >= {HSTS_MIN_AGE} (settings: proxy.hsts_max_age_s)"
 
@@ -111,8 +120,10 @@ def security_headers_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
         if role(props) == "proxy":
             yield NO_PROXY_CONFIG
         return
+    sent = {k.lower() for k in caddyfile.response_headers(config)} if not is_nginx(config) else \
+        {h.lower() for h in REQUIRED_HEADERS if h in config}
     for header, expected in REQUIRED_HEADERS.items():
-        if header not in config:
+        if header.lower() not in sent:
             yield f"the proxy does not send {header}; add it ({expected})"
 
 
@@ -122,12 +133,13 @@ def https_redirect_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
         if role(props) == "proxy":
             yield NO_PROXY_CONFIG
         return
-    if not re.search(r"redir\s+https://|return\s+30[18]\s+https://", config):
+    redirects = [d for d in caddyfile.directives(config, "redir") if len(d) > 1 and d[1].startswith("https://")]
+    if not redirects and not re.search(r"return\s+30[18]\s+https://", config):
         yield "redirect every http:// request to https:// at the proxy (308)"
 
 
 def no_debug_routes(props: Mapping[str, Any]) -> Iterator[str]:
-    config = proxy_config(props)
+    config = "\n".join(caddyfile.lines(proxy_config(props)))
     for path in DEBUG_PATHS:
         if re.search(rf"(handle|handle_path|route|location|reverse_proxy)\s+[^\n{{]*{re.escape(path)}(/|\*|\s|$)", config):
             yield f"the proxy routes {path}: do not expose debug endpoints in production"

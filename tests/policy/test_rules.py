@@ -61,6 +61,17 @@ CASES = [
      "X-Frame-Options"),
     ("PF-SEC-009", "proxy", lambda r: r.props["uploads"][0].update(content=CADDYFILE.replace("redir https://", "respond ")),
      "https://"),
+    # The Caddyfile read as Caddy reads it: words in a comment, or a header a later directive removes,
+    # are not what the proxy sends.
+    ("PF-SEC-007", "proxy", lambda r: r.props["uploads"][0].update(content=CADDYFILE.replace(
+        '\t\tStrict-Transport-Security "max-age=31536000; includeSubDomains"',
+        '\t\t# Strict-Transport-Security "max-age=31536000; includeSubDomains"')), ">= 31536000"),
+    ("PF-SEC-007", "proxy", lambda r: r.props["uploads"][0].update(content=CADDYFILE.replace(
+        "\t\t-Server", "\t\t-Server\n\t\t-Strict-Transport-Security")), ">= 31536000"),
+    ("PF-SEC-008", "proxy", lambda r: r.props["uploads"][0].update(content=CADDYFILE.replace(
+        '\t\tX-Frame-Options "DENY"', '\t\t# X-Frame-Options "DENY"')), "X-Frame-Options"),
+    ("PF-SEC-009", "proxy", lambda r: r.props["uploads"][0].update(content=CADDYFILE.replace(
+        "\tredir https://{host}{uri} 308", "\t# redir https://{host}{uri} 308\n\trespond 200")), "https://"),
     ("PF-DATA-001", "postgres", setp(ports=[{"internal": 5432, "external": 5432}]), "0.0.0.0:5432->5432"),
     ("PF-DATA-001", "redis", setp(ports=[{"internal": 6379, "external": 6379, "ip": "127.0.0.1"}]), "internal Docker network"),
     ("PF-DATA-001", "postgres", setp(ports=[{"internal": 5432, "external": 5432, "ip": "95.216.1.1"}]), "private network"),
