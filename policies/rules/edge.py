@@ -110,7 +110,10 @@ def hostnames_routed(resources: Sequence[PolicyResource]):
     proxies = [c for c in of_type(resources, CONTAINER) if role(c.props) == "proxy"]
     configs = [proxy_config(r.props) for r in [*proxies, *of_type(resources, DYNAMIC)]]
     records = [r for r in of_type(resources, DNS_RECORD) if r.props.get("type") in PROXIABLE]
-    if not proxies or not records:
+    # A stack behind Cloudflare (any of its resources) must have records for its routes, even when it
+    # has none at all; `local` has no edge and is left out.
+    public = any(r.resource_type.startswith("cloudflare:") for r in resources)
+    if not proxies or not (records or public):
         return
     routes = {h for config in configs for h in re.findall(r"^https://([a-z0-9.-]+)[:\s{]", config, re.M)}
     for route in sorted(routes):

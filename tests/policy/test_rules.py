@@ -195,6 +195,14 @@ def test_every_rule_has_a_failing_case():
 def test_a_missing_resource_is_caught_by_its_stack_rule(pack):
     without_rate_limit = [r for r in production() if r.name != "rate-limit"]
     assert pack.analyze(without_rate_limit).rules() == {"PF-EDGE-007"}
+
+
+def test_a_public_stack_with_routes_and_no_dns_record_at_all_is_caught(pack):
+    # The rule once returned early when there was nothing to compare with.
+    without_records = [r for r in production() if r.type != "cloudflare:index/dnsRecord:DnsRecord"]
+    outcome = pack.analyze(without_records)
+    assert "PF-EDGE-009" in outcome.rules()
+    assert any("no DNS record points at it" in v.message for v in outcome.violations if v.rule == "PF-EDGE-009")
     without_hsts_setting = [r for r in production() if r.name != "zone-security_header"]
     assert pack.analyze(without_hsts_setting).rules() == {"PF-EDGE-008"}
     without_backup = [r for r in production() if r.name != "backup"]
