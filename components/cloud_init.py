@@ -21,6 +21,13 @@ DATA_PORTS = (5432, 6379)  # components/database.py and cache.py
 
 DATA_MOUNT = "/srv/data"
 
+# The hardening is read before anything else sshd reads: sshd keeps the first value of a keyword
+# and reads the sshd_config.d drop-ins (in name order) where the main file includes them, so a
+# drop-in of ours would lose to any earlier-named one an image or a package writes. Its own file,
+# included from the main config's first line, wins over all of them.
+SSHD_HARDENING = "/etc/ssh/preflight-hardening.conf"
+SSHD_INCLUDE_FIRST = (f"grep -qx 'Include {SSHD_HARDENING}' /etc/ssh/sshd_config || "
+                      f"sed -i '1i Include {SSHD_HARDENING}' /etc/ssh/sshd_config")
 SSHD_CONFIG = """\
 HostKey /etc/ssh/ssh_host_ed25519_key
 PermitRootLogin no
@@ -257,7 +264,7 @@ def render_boot(boot: ServerBoot) -> str:
         "package_upgrade": True,
         "packages": ["docker.io", "fail2ban", "unattended-upgrades"],
         "write_files": [
-            _file("/etc/ssh/sshd_config.d/90-preflight.conf", sshd),
+            _file(SSHD_HARDENING, sshd),
             _file("/etc/fail2ban/jail.d/sshd.local", FAIL2BAN_JAIL),
             _file("/etc/apt/apt.conf.d/20auto-upgrades", AUTO_UPGRADES),
             _file("/etc/docker/daemon.json", json.dumps(daemon, indent=2) + "\n"),
@@ -268,6 +275,7 @@ def render_boot(boot: ServerBoot) -> str:
             *(data_commands if boot.data else [["systemctl", "restart", "docker"]]),
             *(firewall_commands if boot.firewall else []),
             ["systemctl", "enable", "--now", "docker", "fail2ban", "unattended-upgrades"],
+            ["sh", "-c", SSHD_INCLUDE_FIRST],
             ["systemctl", "restart", "ssh"],
         ],
     }

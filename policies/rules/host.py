@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -102,14 +103,18 @@ def cloud_config(user_data: str) -> dict[str, Any] | None:
 
 
 def effective_sshd(document: Mapping[str, Any]) -> dict[str, str]:
-    """What sshd ends up with from the drop-ins the user data writes, read as sshd reads them: in
-    file-name order, the first value of a keyword wins. cloud-init's own ssh_pwauth lands in
-    50-cloud-init.conf."""
+    """What sshd ends up with from the files the user data writes, read as sshd reads them: a file it
+    includes from the main config's first line before everything, then the drop-ins in name order;
+    the first value of a keyword wins. cloud-init's own ssh_pwauth lands in 50-cloud-init.conf."""
     drop_ins: dict[str, str] = {}
-    for entry in document.get("write_files") or []:
-        path = str((entry or {}).get("path") or "")
+    files = {str((entry or {}).get("path") or ""): str((entry or {}).get("content") or "")
+             for entry in document.get("write_files") or []}
+    commands = " ".join(" ".join(map(str, c)) if isinstance(c, list) else str(c) for c in document.get("runcmd") or [])
+    for included in re.findall(r"1i Include (\S+?)'? /etc/ssh/sshd_config", commands):
+        drop_ins["  " + included] = files.get(included, "")  # read before every drop-in: sorts first
+    for path, content in files.items():
         if path.startswith("/etc/ssh/sshd_config.d/") and path.endswith(".conf"):
-            drop_ins[path.rsplit("/", 1)[1]] = str(entry.get("content") or "")
+            drop_ins[path.rsplit("/", 1)[1]] = content
     if isinstance(document.get("ssh_pwauth"), bool):
         drop_ins.setdefault("50-cloud-init.conf", f"PasswordAuthentication {'yes' if document['ssh_pwauth'] else 'no'}")
     settings: dict[str, str] = {}

@@ -83,7 +83,7 @@ def test_the_server_is_hardened_and_in_the_private_network(production):
     assert deploy["name"] == "deploy" and deploy["lock_passwd"] is True and len(deploy["ssh_authorized_keys"]) == 1
     files = {f["path"]: f["content"] for f in cloud_config["write_files"]}
     assert "PasswordAuthentication no\nKbdInteractiveAuthentication no\nAllowUsers deploy" in \
-           files["/etc/ssh/sshd_config.d/90-preflight.conf"]
+           files["/etc/ssh/preflight-hardening.conf"]
     assert json.loads(files["/etc/docker/daemon.json"])["data-root"] == "/srv/data/docker"  # on the volume
     assert "RequiresMountsFor=/srv/data" in files["/etc/systemd/system/docker.service.d/10-preflight-volume.conf"]
     assert server["networks"] == [{"networkId": server["networks"][0]["networkId"], "ip": "10.10.1.10"}]

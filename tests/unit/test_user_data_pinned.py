@@ -16,10 +16,10 @@ from tests.unit.test_ssh_host import ssh_production
 KEY = HostKey("-----BEGIN OPENSSH PRIVATE KEY-----\nfixed\n-----END OPENSSH PRIVATE KEY-----\n",
               "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFixedKeyForThePinnedUserDataTest00000000 pinned")
 PINNED = {
-    "hetzner data server": "b46bbd1a256ed21fb49a5c81cf0755352098064d9c3d3019599cb6f9475e6ff6",
-    "hetzner application server": "d48196d75dc3eff078862c879288dc1e937e0ebc29c61ea2c2f4396091db088a",
-    "ssh data server": "1fcc89ed953bc2823e7760d185d4fd3326e0f3dd40d8a4ed4f460ae6bb20bd2f",
-    "ssh application server": "77ad669d2b34d885d418464107688cec11c7670ca9dc0635fb913dc844b65c8d",
+    "hetzner data server": "0bdac3f51e8f495d649b7251944d57a89afbded79be9a78fa381afda912bee1a",
+    "hetzner application server": "81a8fc42cb6a4f644894f488dc410ed02a3d801b559dd6e63e374566b5f1b3ac",
+    "ssh data server": "7fc4b88ae1ba193ed2946c43e5c1363c122d01a801bbf9194cd62f1c000dbf72",
+    "ssh application server": "0e97bc9e7db45a3a5cd961e879345496705c2c5053c3d7ef681de0e84a5d62b0",
 }
 
 
