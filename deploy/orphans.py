@@ -125,16 +125,16 @@ def find(stack: str, deployment: Mapping[str, Any], engines: Iterable[Docker]) -
         # Volumes and networks have no containers to tell whose they are: only those made after this
         # stack's own networks (its first resources) can be left by one of its updates, not by a copy
         # of the stack that was there before (or has been destroyed, keeping its volumes).
-        born = min((n.get("Created", "") for n in networks if n["Id"] in known.networks), default="")
+        born = min((_when(n.get("Created", "")) for n in networks if n["Id"] in known.networks), default=None)
         used_by_others = {m.get("Name") for c in others for m in c.get("Mounts") or [] if m.get("Type") == "volume"}
         volumes = _inspect(engine, "volume", [v for v in _listed(engine, "volume", "ls", "-q", "--filter", label)
                                               if v not in known.volumes and v not in used_by_others])
         for volume in volumes:
-            if born and _when(volume.get("CreatedAt", "")) >= _when(born):
+            if born and _when(volume.get("CreatedAt", "")) >= born:
                 orphans.found.append(Orphan(engine, "volume", volume["Name"], volume["Name"]))
         for network in networks:
             if network["Id"] not in known.networks and not network.get("Containers") and born and \
-                    _when(network.get("Created", "")) >= _when(born):
+                    _when(network.get("Created", "")) >= born:
                 orphans.found.append(Orphan(engine, "network", network["Id"], network["Name"]))
     return orphans
 
