@@ -11,8 +11,9 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from pulumi import automation as auto
 
@@ -123,25 +124,28 @@ def docker_engines(target: auto.Stack) -> list[Docker]:
         or [Docker(operations["docker_host"])]
 
 
-def resolve_pending_operations(target: auto.Stack) -> None:
+def resolve_pending_operations(target: auto.Stack) -> Mapping[str, Any]:
+    """Returns the stack's deployment, settled."""
     """An update killed mid-operation leaves it pending in the state. A pending create may or may not
     exist: it is dropped from the state (a refresh that clears pending creates), and if the container
     was made after all, the orphan sweep after the update removes it. Pending updates and deletes are
     settled by the same refresh, which reads what really exists."""
-    pending = (target.export_stack().deployment or {}).get("pending_operations") or []
+    deployment = target.export_stack().deployment or {}
+    pending = deployment.get("pending_operations") or []
     if not pending:
-        return
+        return deployment
     for operation in pending:
         progress(f"an interrupted update left {operation.get('type', '?')} of "
                  f"{operation.get('resource', {}).get('urn', '?').split('::')[-1]} pending")
     started = time.monotonic()
     target.refresh(clear_pending_creates=True, color="never")
     progress(f"refreshed the state and cleared the pending operations in {time.monotonic() - started:.1f}s")
+    return target.export_stack().deployment or {}
 
 
-def sweep_orphans(target: auto.Stack, stack_name: str, *, remove: bool) -> orphans.Orphans:
+def sweep_orphans(stack_name: str, deployment: Mapping[str, Any], engines: list[Docker], *, remove: bool) -> orphans.Orphans:
     """Containers (and volumes, networks) with the stack's labels that its state does not have."""
-    found = orphans.find(stack_name, target.export_stack().deployment or {}, docker_engines(target))
+    found = orphans.find(stack_name, deployment, engines)
     for line in found.lines():
         progress(line)
     if remove:
@@ -150,9 +154,9 @@ def sweep_orphans(target: auto.Stack, stack_name: str, *, remove: bool) -> orpha
     return found
 
 
-def engines_answer(target: auto.Stack) -> bool:
+def engines_answer(engines: list[Docker]) -> bool:
     """Every Docker engine of the stack answers; if one does not, say which, before anything changes."""
-    for engine in docker_engines(target):
+    for engine in engines:
         try:
             result = engine.run("version", "--format", "{{.Server.Version}}", check=False, timeout=20)
             error = (result.stderr or result.stdout).strip() if result.returncode != 0 else ""
@@ -165,24 +169,30 @@ def engines_answer(target: auto.Stack) -> bool:
     return True
 
 
+def applied(target: auto.Stack, config: Path | None, plan: str | None) -> None:
+    """An update; ApplyFailed saying what failed, in the engine's words, when it fails."""
+    errors: list[str] = []
+    try:
+        apply(target, config, plan, errors)
+    except auto.CommandError as error:
+        raise ApplyFailed(failure_lines(error, errors)) from None
+
+
 def cmd_up(args) -> int:
     target = stack.select(args.stack, changes=True)
-    if not engines_answer(target):
+    engines = docker_engines(target)
+    if not engines_answer(engines):
         return Exit.FAILED
     images = releases.images_in(config_file(args.stack))
-    resolve_pending_operations(target)
-    sweep_orphans(target, args.stack, remove=False)
+    deployment = resolve_pending_operations(target)
+    sweep_orphans(args.stack, deployment, engines, remove=False)
     record_running_release(target)
 
     def release() -> None:
-        errors: list[str] = []
-        networks = orphans.Known.of(target.export_stack().deployment or {}).networks
-        try:
-            with UnhealthyWatch(args.stack, docker_engines(target), progress, networks):
-                apply(target, None, args.plan, errors)
-        except auto.CommandError as error:
-            raise ApplyFailed(failure_lines(error, errors)) from None
-        sweep_orphans(target, args.stack, remove=True)  # the state's containers serve every route now
+        with UnhealthyWatch(args.stack, engines, progress, orphans.Known.of(deployment).networks):
+            applied(target, None, args.plan)
+        # The state's containers serve every route now (and a first up has made its engines).
+        sweep_orphans(args.stack, target.export_stack().deployment or {}, docker_engines(target), remove=True)
 
     outcome = rollout_of(target, args.stack, release, lambda: gate_passes(target, args.deadline)).run(images)
     emit(args, outcome.summary(args.stack))
@@ -190,13 +200,7 @@ def cmd_up(args) -> int:
 
 
 def rollout_of(target: auto.Stack, name: str, release: Callable[[], None], gate: Callable[[], bool]) -> Rollout:
-    def restore(config: Path) -> None:
-        errors: list[str] = []
-        try:
-            apply(target, config, None, errors)
-        except auto.CommandError as error:
-            raise ApplyFailed(failure_lines(error, errors)) from None
-    return Rollout(target, config_file(name), release, restore, gate, progress)
+    return Rollout(target, config_file(name), release, lambda config: applied(target, config, None), gate, progress)
 
 
 def emit(args, data) -> None:
