@@ -10,6 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("PREFLIGHT_CACHE", Path.home() / ".cache" / "preflight"))
+LOCAL_BACKEND = f"file://{ROOT / '.state'}"  # the project's own file backend: where `local` lives
 
 
 def sdk_version() -> str:
@@ -25,7 +26,7 @@ def engine_env() -> dict[str, str]:
         "PULUMI_HOME": str(CACHE / "pulumi-home"),
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_BACKEND_URL": os.environ.get("PULUMI_BACKEND_URL", f"file://{ROOT / '.state'}"),
+        "PULUMI_BACKEND_URL": os.environ.get("PULUMI_BACKEND_URL", LOCAL_BACKEND),
     }
 
 

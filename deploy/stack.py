@@ -11,8 +11,7 @@ import yaml
 from pulumi import automation as auto
 
 from . import backend, checkpoints, locks
-from .engine import ROOT as ENGINE_ROOT
-from .engine import engine_env
+from .engine import LOCAL_BACKEND, engine_env
 from .policy_pack import PACK, config_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,15 +27,10 @@ def engine_environment(stack: str) -> dict[str, str]:
     if stack == "local":
         env["PULUMI_CONFIG_PASSPHRASE"] = LOCAL_PASSPHRASE
     else:
-        env["PULUMI_BACKEND_URL"] = backend.chosen(stack, PROJECT, Path(env["PULUMI_HOME"]), local_backend())
+        env["PULUMI_BACKEND_URL"] = backend.chosen(stack, PROJECT, Path(env["PULUMI_HOME"]), LOCAL_BACKEND)
         backend.share_login(Path(env["PULUMI_HOME"]))
     os.environ["PATH"] = env["PATH"]  # the Automation API looks for `pulumi` on this process's PATH
     return env
-
-
-def local_backend() -> str:
-    """The project's own file backend: where `local` lives (engine.py's default)."""
-    return f"file://{ENGINE_ROOT / '.state'}"
 
 
 def project_dir() -> Path:
@@ -51,11 +45,12 @@ def report(message: str) -> None:
     print(f"[deploy] {message}", file=sys.stderr, flush=True)
 
 
-def clear_stale_locks(stack: str) -> list[locks.Lock]:
+def clear_stale_locks(stack: str, url: str | None = None) -> list[locks.Lock]:
     """Before any command on a stack: a lock left by a killed update of this host goes (said so);
     one held by a live process or another host stays, reported with the command that clears it.
-    A checkpoint's attribute file the killed update left empty is rewritten."""
-    url = engine_environment(stack)["PULUMI_BACKEND_URL"]
+    A checkpoint's attribute file the killed update left empty is rewritten. url: the stack's
+    backend (default: as its engine environment says)."""
+    url = url or engine_environment(stack)["PULUMI_BACKEND_URL"]
     held = locks.clear_stale_locks(url, project_name(), stack, report)
     if not held:  # with a live update running, its files are its own
         checkpoints.repair(url, project_name(), stack, report)
@@ -68,9 +63,9 @@ class StackLocked(Exception):
 
 def select(stack: str, *, changes: bool = False) -> auto.Stack:
     """changes: the command updates the stack, so a lock held by someone else stops it here."""
-    if clear_stale_locks(stack) and changes:
-        raise StackLocked(stack)
     env = engine_environment(stack)
+    if clear_stale_locks(stack, env["PULUMI_BACKEND_URL"]) and changes:
+        raise StackLocked(stack)
     try:
         return auto.select_stack(stack_name=stack, work_dir=str(PROJECT), opts=auto.LocalWorkspaceOptions(env_vars=env))
     except auto.StackNotFoundError:
