@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import Severity
@@ -95,17 +95,26 @@ def proxy_config(props: Mapping[str, Any]) -> str:
 NO_PROXY_CONFIG = "the proxy container carries no Caddyfile or nginx.conf the pack can read; upload its config"
 
 
+def reads_proxy_config(check: Callable[[str], Iterator[str]]) -> Callable[[Mapping[str, Any]], Iterator[str]]:
+    """A rule about the proxy's config: `check` reads the config; a proxy container with none the
+    pack can read fails (never passes by having nothing to judge); other resources are not proxies."""
+    def rule(props: Mapping[str, Any]) -> Iterator[str]:
+        config = proxy_config(props)
+        if config:
+            yield from check(config)
+        elif role(props) == "proxy":
+            yield NO_PROXY_CONFIG
+    rule.__name__, rule.__doc__ = check.__name__, check.__doc__
+    return rule
+
+
 def is_nginx(config: str) -> bool:
     """nginx.conf (add_header directives) rather than a Caddyfile."""
     return bool(re.search(r"^\s*add_header\s", config, re.M))
 
 
-def hsts_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
-    config = proxy_config(props)
-    if not config:
-        if role(props) == "proxy":
-            yield NO_PROXY_CONFIG
-        return
+@reads_proxy_config
+def hsts_at_proxy(config: str) -> Iterator[str]:
     value = next((v for k, v in caddyfile.response_headers(config).items()
                   if k.lower() == "strict-transport-security"), "") if not is_nginx(config) else \
         " ".join(re.findall(r"Strict-Transport-Security\"?\s+\"?(max-age=\d+)", config))  # nginx: add_header
@@ -114,12 +123,8 @@ def hsts_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
         yield f"send Strict-Transport-Security with max-age >= {HSTS_MIN_AGE} (settings: proxy.hsts_max_age_s)"
 
 
-def security_headers_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
-    config = proxy_config(props)
-    if not config:
-        if role(props) == "proxy":
-            yield NO_PROXY_CONFIG
-        return
+@reads_proxy_config
+def security_headers_at_proxy(config: str) -> Iterator[str]:
     sent = {k.lower() for k in caddyfile.response_headers(config)} if not is_nginx(config) else \
         {h.lower() for h in REQUIRED_HEADERS if h in config}
     for header, expected in REQUIRED_HEADERS.items():
@@ -127,12 +132,8 @@ def security_headers_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
             yield f"the proxy does not send {header}; add it ({expected})"
 
 
-def https_redirect_at_proxy(props: Mapping[str, Any]) -> Iterator[str]:
-    config = proxy_config(props)
-    if not config:
-        if role(props) == "proxy":
-            yield NO_PROXY_CONFIG
-        return
+@reads_proxy_config
+def https_redirect_at_proxy(config: str) -> Iterator[str]:
     redirects = [d for d in caddyfile.directives(config, "redir") if len(d) > 1 and d[1].startswith("https://")]
     if not redirects and not re.search(r"return\s+30[18]\s+https://", config):
         yield "redirect every http:// request to https:// at the proxy (308)"
