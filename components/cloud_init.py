@@ -153,6 +153,14 @@ for port in 80 443; do
   iptables -C DOCKER-USER $rule 2>/dev/null || iptables -I DOCKER-USER $rule
 done
 """
+# Behind a load balancer: the proxy's health port (plain HTTP, health routes only) from the private network only.
+HEALTH_FILTER = """\
+iptables -N PREFLIGHT-HEALTH 2>/dev/null || iptables -F PREFLIGHT-HEALTH
+iptables -A PREFLIGHT-HEALTH -s {sources} -j RETURN
+iptables -A PREFLIGHT-HEALTH -j DROP
+rule="-p tcp -m conntrack --ctstate NEW --ctorigdstport {port} -j PREFLIGHT-HEALTH"
+iptables -C DOCKER-USER $rule 2>/dev/null || iptables -I DOCKER-USER $rule
+"""
 EDGE_FILTER_UNIT = DATA_PORTS_UNIT.replace("Admit Postgres and Redis only from the application subnet",
                                            "Admit the proxy's ports from the edge only").replace(
     "preflight-data-ports", "preflight-edge-filter")
@@ -177,6 +185,8 @@ class HostFirewall:
     admin_cidrs: tuple[str, ...]
     edge_ranges: tuple[str, ...]
     ssh_port: int = 22
+    health_port: int | None = None  # behind a load balancer: admitted from health_sources only
+    health_sources: str = ""
 
 
 @dataclass(frozen=True)
@@ -218,7 +228,9 @@ def firewall_files(firewall: HostFirewall) -> list[dict]:
         _file("/usr/local/sbin/preflight-host-firewall", HOST_FIREWALL.format(
             port=firewall.ssh_port, admin4=admin[4], admin6=admin[6], edge4=edge[4], edge6=edge[6]), "0755"),
         _file("/etc/systemd/system/preflight-host-firewall.service", HOST_FIREWALL_UNIT),
-        _file("/usr/local/sbin/preflight-edge-filter", EDGE_FILTER.format(edge4=edge[4]), "0755"),
+        _file("/usr/local/sbin/preflight-edge-filter", EDGE_FILTER.format(edge4=edge[4]) + (
+            HEALTH_FILTER.format(port=firewall.health_port, sources=firewall.health_sources)
+            if firewall.health_port is not None else ""), "0755"),
         _file("/etc/systemd/system/preflight-edge-filter.service", EDGE_FILTER_UNIT),
     ]
 
@@ -302,11 +314,13 @@ def prepared_hash(user_data: str) -> str:
     return marker["content"].strip()
 
 
-def ssh_boot(host: SshHost, index: int, host_key: HostKey | None) -> ServerBoot:
+def ssh_boot(host: SshHost, index: int, host_key: HostKey | None, health_port: int | None = None) -> ServerBoot:
     """Server `index` of `host.kind: ssh` (0: the data server): a host firewall in place of the
-    provider's, and the marker that tells how the server was prepared."""
+    provider's, and the marker that tells how the server was prepared. health_port: the proxy's,
+    on an application server behind your load balancer (admitted from app_subnet only)."""
     return ServerBoot(host.user, tuple(host.ssh_keys[n] for n in sorted(host.ssh_keys)), index == 0, host.private_ip,
                       host.data_sources, host.data_device if index == 0 else None,
                       firewall=HostFirewall(tuple(host.admin_cidrs),
-                                            (*host.edge_ranges.ipv4, *host.edge_ranges.ipv6), host.port),
+                                            (*host.edge_ranges.ipv4, *host.edge_ranges.ipv6), host.port,
+                                            health_port=health_port, health_sources=host.data_sources),
                       host_key=host_key, prepared_marker=True)

@@ -141,6 +141,26 @@ class RateLimit(Strict):
     mitigation_timeout_s: Literal[60, 120, 300, 600, 3600, 86400] = 600
 
 
+class OriginPullSettings(Strict):
+    """Zone-level authenticated origin pulls: Cloudflare presents a client certificate of the stack's
+    own CA to the origin, and the proxy accepts TLS only with a certificate that CA signed."""
+
+    client_certificate_days: int = Field(365, ge=30, le=3650, description="lifetime of the certificate Cloudflare presents")
+    renew_before_days: int = Field(30, ge=1, description="an update this close to its end renews it")
+    ca_days: int = Field(3650, ge=365, le=10950, description="lifetime of the CA the proxies trust")
+
+    @model_validator(mode="after")
+    def _renewal_fits(self) -> OriginPullSettings:
+        if self.renew_before_days >= self.client_certificate_days:
+            raise _fix("renew_before_days ({renew}) must be shorter than client_certificate_days ({days}), or every "
+                       "update would renew the certificate", renew=self.renew_before_days,
+                       days=self.client_certificate_days)
+        if self.client_certificate_days > self.ca_days:
+            raise _fix("client_certificate_days ({days}) outlives ca_days ({ca}); the CA must outlive what it signs",
+                       days=self.client_certificate_days, ca=self.ca_days)
+        return self
+
+
 class EdgeSettings(Strict):
     """The Cloudflare zone in front of the stack, named by id so a preview needs no API call."""
 
@@ -148,6 +168,7 @@ class EdgeSettings(Strict):
     account_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="owns the notification policy")
     hsts_max_age_s: int = Field(31536000, ge=0)
     rate_limit: RateLimit = RateLimit()
+    origin_pulls: OriginPullSettings = OriginPullSettings()
 
 
 class MonitoringSettings(Strict):

@@ -1,5 +1,6 @@
 """The Cloudflare edge of a cloud stack: proxied DNS records, the zone's TLS/HTTPS/HSTS settings, an
-origin certificate for the proxy, rate limiting, and external health checks that page on-call.
+origin certificate for the proxy, zone-level authenticated origin pulls (the client certificate the
+proxy demands), rate limiting, and external health checks that page on-call.
 
 On the project's build machines no cloudflare plugin can be had (see toolchain/README.md): this
 component is checked under mocks and by the policy pack's harness, not by the engine.
@@ -14,6 +15,7 @@ import pulumi_cloudflare as cloudflare
 
 from .cloud_settings import EdgeSettings, MonitoringSettings
 from .generated import GeneratedKeyAndCsr
+from .origin_pulls import OriginPulls
 from .proxy import TlsCertificate
 
 # 15 years: the longest Cloudflare issues; the certificate is trusted only by Cloudflare itself.
@@ -76,7 +78,9 @@ class CloudflareEdge(pulumi.ComponentResource):
         origin = cloudflare.OriginCaCertificate(f"{name}-origin-cert", csr=request.csr_pem, hostnames=sorted(hostnames),
                                                 request_type="origin-ecc", requested_validity=ORIGIN_CERT_DAYS,
                                                 opts=child)
-        self.certificate = TlsCertificate(cert_pem=origin.certificate, key_pem=pulumi.Output.secret(request.key_pem))
+        self.origin_pulls = OriginPulls(f"{name}-origin-pulls", zone, settings.origin_pulls, opts=child)
+        self.certificate = TlsCertificate(cert_pem=origin.certificate, key_pem=pulumi.Output.secret(request.key_pem),
+                                          client_ca_pem=self.origin_pulls.ca_pem)
 
         cloudflare.Ruleset(f"{name}-rate-limit", zone_id=zone, kind="zone", phase="http_ratelimit",
                            name="preflight rate limits", rules=rate_limit_rules(settings, hostnames), opts=child)

@@ -70,6 +70,67 @@ def self_signed_certificate(hostnames: Sequence[str], days: int = CERTIFICATE_DA
     return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
 
 
+def certificate_authority(common_name: str, days: int) -> tuple[str, str]:
+    """(certificate PEM, private key PEM) of a CA that signs client certificates only."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key, key_pem = _new_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=False, key_encipherment=False, key_cert_sign=True,
+                                     content_commitment=False, data_encipherment=False, key_agreement=False,
+                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+
+def client_certificate(ca_cert_pem: str, ca_key_pem: str, common_name: str, days: int) -> tuple[str, str, str]:
+    """(certificate PEM, private key PEM, not-after as ISO 8601) of a TLS client certificate signed by the CA."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_pem.encode())
+    ca_key = serialization.load_pem_private_key(ca_key_pem.encode(), password=None)
+    key, key_pem = _new_key()
+    now = datetime.datetime.now(datetime.UTC)
+    not_after = now + datetime.timedelta(days=days)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca_cert.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, key_cert_sign=False,
+                                     content_commitment=False, data_encipherment=False, key_agreement=False,
+                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+                       critical=False)
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem, not_after.isoformat()
+
+
+def renewal_due(not_after: str | None, renew_before_days: int, now: datetime.datetime | None = None) -> bool:
+    """Whether a certificate that expires at `not_after` (ISO 8601) is within its renewal window."""
+    if not not_after:
+        return False
+    now = now or datetime.datetime.now(datetime.UTC)
+    return now >= datetime.datetime.fromisoformat(not_after) - datetime.timedelta(days=renew_before_days)
+
+
 def key_and_csr(hostnames: Sequence[str]) -> tuple[str, str]:
     """(private key PEM, CSR PEM) for an ECDSA P-256 key, asking for `hostnames`."""
     from cryptography import x509
@@ -107,8 +168,13 @@ class _GenerateOnce(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_=uuid.uuid4().hex, outs={**props, **self.generate(props)})
 
+    def due(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+        """Outputs to generate anew although the spec is the same (a certificate near its end)."""
+        return []
+
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [key for key in self.spec_keys if olds.get(key) != news.get(key)]
+        changed = [key for key in self.spec_keys if olds.get(key) != news.get(key)] or self.due(olds, news)
+        # The new value exists before the old one goes: whatever uses it can switch without a gap.
         return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
 
 
@@ -133,6 +199,26 @@ class _CsrProvider(_GenerateOnce):
     def generate(self, props: dict[str, Any]) -> dict[str, Any]:
         key_pem, csr_pem = key_and_csr(list(props["hostnames"]))
         return {"key_pem": key_pem, "csr_pem": csr_pem}
+
+
+class _AuthorityProvider(_GenerateOnce):
+    spec_keys = ("common_name", "days")
+
+    def generate(self, props: dict[str, Any]) -> dict[str, Any]:
+        cert_pem, key_pem = certificate_authority(str(props["common_name"]), int(props["days"]))
+        return {"cert_pem": cert_pem, "key_pem": key_pem}
+
+
+class _ClientCertificateProvider(_GenerateOnce):
+    spec_keys = ("ca_cert_pem", "common_name", "days")
+
+    def generate(self, props: dict[str, Any]) -> dict[str, Any]:
+        cert_pem, key_pem, not_after = client_certificate(str(props["ca_cert_pem"]), str(props["ca_key_pem"]),
+                                                          str(props["common_name"]), int(props["days"]))
+        return {"cert_pem": cert_pem, "key_pem": key_pem, "not_after": not_after}
+
+    def due(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+        return ["not_after"] if renewal_due(olds.get("not_after"), int(news["renew_before_days"])) else []
 
 
 class _HostKeyProvider(_GenerateOnce):
@@ -178,6 +264,34 @@ class GeneratedKeyAndCsr(pulumi.dynamic.Resource):
     def __init__(self, name: str, hostnames: Sequence[str], opts: pulumi.ResourceOptions | None = None):
         super().__init__(_CsrProvider(), name, {"hostnames": sorted(hostnames), "key_pem": None, "csr_pem": None},
                          _secret_outputs(opts, "key_pem"))
+
+
+class GeneratedCertificateAuthority(pulumi.dynamic.Resource):
+    """A CA for client certificates (`cert_pem`; `key_pem` is a Pulumi secret)."""
+
+    cert_pem: pulumi.Output[str]
+    key_pem: pulumi.Output[str]
+
+    def __init__(self, name: str, common_name: str, days: int, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(_AuthorityProvider(), name, {"common_name": common_name, "days": days, "cert_pem": None,
+                                                      "key_pem": None}, _secret_outputs(opts, "key_pem"))
+
+
+class GeneratedClientCertificate(pulumi.dynamic.Resource):
+    """A TLS client certificate signed by `authority` (`cert_pem`; `key_pem` a Pulumi secret;
+    `not_after`). Generated anew, before the old one is deleted, once the update runs within
+    `renew_before_days` of its end (a preview says `replace`)."""
+
+    cert_pem: pulumi.Output[str]
+    key_pem: pulumi.Output[str]
+    not_after: pulumi.Output[str]
+
+    def __init__(self, name: str, authority: GeneratedCertificateAuthority, common_name: str, days: int,
+                 renew_before_days: int, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(_ClientCertificateProvider(), name, {
+            "ca_cert_pem": authority.cert_pem, "ca_key_pem": pulumi.Output.secret(authority.key_pem),
+            "common_name": common_name, "days": days, "renew_before_days": renew_before_days,
+            "cert_pem": None, "key_pem": None, "not_after": None}, _secret_outputs(opts, "key_pem"))
 
 
 class GeneratedHostKey(pulumi.dynamic.Resource):

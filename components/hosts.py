@@ -32,12 +32,14 @@ class Hosts:
     """Where each part runs: `data` (Postgres, Redis, backups) and `apps` (proxy and services); one
     server: apps == [data]. `origin`: the DNS records (type, address) that send the edge's traffic
     to the application servers when no load balancer of ours does (none on `local`). `hetzner`: the
-    pieces a load balancer needs (Hetzner stacks only)."""
+    pieces a load balancer needs (Hetzner stacks only). `user_load_balancer`: servers you have sit
+    behind a load balancer of yours, which checks each server's proxy on its health port."""
 
     data: Host
     apps: list[Host]
     origin: list[tuple[str, pulumi.Input[str]]] = field(default_factory=list)
     hetzner: HetznerPieces | None = None
+    user_load_balancer: bool = False
 
     @property
     def multi_host(self) -> bool:
@@ -57,12 +59,15 @@ def create_hosts(name: str, settings: StackSettings, opts: pulumi.ResourceOption
         return Hosts(local, [LocalAppHost(f"{name}-app{index}", local, index, settings.stack, opts)
                              for index in range(1, settings.host.app_servers + 1)])
     if isinstance(settings.host, SshHost):
-        servers = [SshServerHost(name if index == 0 else f"{name}-app{index}", settings.host, index, settings.stack, opts)
+        behind = settings.host.load_balancer_address is not None
+        servers = [SshServerHost(name if index == 0 else f"{name}-app{index}", settings.host, index, settings.stack,
+                                 health_port=settings.proxy.health_port if behind and index > 0 else None, opts=opts)
                    for index in range(len(settings.host.servers))]
         apps = servers[1:] or servers[:1]
         addresses = ([settings.host.load_balancer_address] if settings.host.load_balancer_address
                      else [server.address for server in apps])
-        return Hosts(servers[0], list[Host](apps), origin=[(record_type(a), a) for a in addresses])
+        return Hosts(servers[0], list[Host](apps), origin=[(record_type(a), a) for a in addresses],
+                     user_load_balancer=behind)
     first = HetznerDockerHost(name, settings.host, settings.stack, production=settings.protect_data, opts=opts)
     origin: list[tuple[str, pulumi.Input[str]]] = [("A", first.ipv4.ip_address), ("AAAA", first.ipv6.ip_address)]
     if not settings.host.multi_host:

@@ -3,7 +3,8 @@ that makes a release roll across them one server at a time.
 
 TLS stays end to end: the load balancer passes TCP 443 (and 80, which the proxy redirects) through
 to each server's proxy over the private network, and checks each server through its proxy's
-health route, so a server whose proxy or service is down stops receiving traffic.
+health port (the health routes alone, plain HTTP: the load balancer has no client certificate for
+443), so a server whose proxy or service is down stops receiving traffic.
 """
 
 from __future__ import annotations
@@ -32,19 +33,24 @@ class HealthRoute:
     path: str
 
 
-def health_check(settings: HetznerHost, port: int, route: HealthRoute) -> hcloud.LoadBalancerServiceHealthCheckArgs:
+def health_check(settings: HetznerHost, port: int, route: HealthRoute,
+                 health_port: int) -> hcloud.LoadBalancerServiceHealthCheckArgs:
     lb = settings.load_balancer
+    # 443 demands Cloudflare's client certificate, which a Hetzner health check cannot present: the
+    # service on 443 is checked on the proxy's health port (plain HTTP over the private network, health
+    # routes only), which answers with the service's own health answer. Port 80 answers with the redirect.
+    https = port == 443
     return hcloud.LoadBalancerServiceHealthCheckArgs(
-        protocol="http", port=port, interval=lb.health_interval_s, timeout=lb.health_timeout_s, retries=lb.health_retries,
-        # Port 80 answers with the proxy's redirect to HTTPS; 443 with the service's own health answer.
+        protocol="http", port=health_port if https else port, interval=lb.health_interval_s, timeout=lb.health_timeout_s,
+        retries=lb.health_retries,
         http=hcloud.LoadBalancerServiceHealthCheckHttpArgs(
-            domain=route.hostname, path=route.path, tls=port == 443, status_codes=["2??"] if port == 443 else ["3??"]))
+            domain=route.hostname, path=route.path, tls=False, status_codes=["2??"] if https else ["3??"]))
 
 
 class AppLoadBalancer(pulumi.ComponentResource):
     def __init__(self, name: str, settings: HetznerHost, *, network: hcloud.Network, subnet: hcloud.NetworkSubnet,
-                 servers: Sequence[hcloud.Server], route: HealthRoute, labels: dict[str, str], production: bool,
-                 opts: pulumi.ResourceOptions | None = None):
+                 servers: Sequence[hcloud.Server], route: HealthRoute, health_port: int, labels: dict[str, str],
+                 production: bool, opts: pulumi.ResourceOptions | None = None):
         super().__init__("preflight:index:AppLoadBalancer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.load_balancer = hcloud.LoadBalancer(
@@ -57,7 +63,7 @@ class AppLoadBalancer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[subnet]))
         self.services = [hcloud.LoadBalancerService(
             f"{name}-{port}", load_balancer_id=self.load_balancer.id, protocol="tcp", listen_port=port,
-            destination_port=port, proxyprotocol=False, health_check=health_check(settings, port, route), opts=child)
+            destination_port=port, proxyprotocol=False, health_check=health_check(settings, port, route, health_port), opts=child)
             for port in PORTS]
         # Targets by server id (not by label): the rollout gate waits for one server at a time.
         self.targets = [hcloud.LoadBalancerTarget(

@@ -111,9 +111,12 @@ class Platform(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
             self.services.setdefault(service_name, on_host[service_name])
         upstreams = {n: on_host[n].upstream for n, s in settings.services.items() if s.route is not None}
+        # A proxy demands Cloudflare's client certificate only once Cloudflare presents it.
+        presented = self.edge.origin_pulls.presented if self.edge is not None else []
         proxy = ReverseProxy(f"{name}-proxy{suffix}", settings.proxy, host=app_host, stack=settings.stack,
                              routes=routes, upstreams=upstreams, certificate=self.certificate,
-                             depends_on=list(on_host.values()),
+                             load_balanced=self.load_balancer is not None or self.hosts.user_load_balancer,
+                             depends_on=[*on_host.values(), *presented],
                              after=previous_gate, opts=pulumi.ResourceOptions(parent=self))
         self.proxies.append(proxy)
         if not self.hosts.multi_host:
@@ -139,7 +142,8 @@ class Platform(pulumi.ComponentResource):
         first = routes[0] if routes else None
         route = HealthRoute(first.hostname, first.health_path) if first else HealthRoute(settings.domain, "/")
         return AppLoadBalancer(f"{name}-lb", settings.host, network=hetzner.network, subnet=hetzner.app_subnet,
-                               servers=hetzner.app_servers, route=route, labels=hetzner.labels,
+                               servers=hetzner.app_servers, route=route, health_port=settings.proxy.health_port,
+                               labels=hetzner.labels,
                                production=settings.protect_data, opts=child)
 
     def _roll_out(self, name: str, index: int, loaded: LoadedSettings, app_host, proxy: ReverseProxy,

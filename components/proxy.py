@@ -20,6 +20,8 @@ from .settings import ProxySettings
 
 CERT_FILE = "/etc/preflight/tls/cert.pem"
 KEY_FILE = "/etc/preflight/tls/key.pem"
+# The CA whose client certificates the proxy accepts (cloud stacks: Cloudflare's origin pulls).
+CLIENT_CA_FILE = "/etc/preflight/tls/origin-pull-ca.pem"
 # What the proxy serves until its first site blocks arrive (seconds after it starts, on the first up).
 SITES_PLACEHOLDER = "# site blocks: written by the ProxySites resource at every release\n"
 # How long a reload waits for requests in flight on the previous routes (the old release drains).
@@ -36,8 +38,29 @@ class ProxyRoute:
 
 @dataclass(frozen=True)
 class TlsCertificate:
+    """What the proxy serves, and (client_ca_pem) the CA a client's certificate must be signed by;
+    None: no client certificate is asked for (`local`)."""
+
     cert_pem: pulumi.Input[str]
     key_pem: pulumi.Input[str]
+    client_ca_pem: pulumi.Input[str] | None = None
+
+
+@dataclass(frozen=True)
+class SiteTls:
+    """The files a site block's `tls` directive names; client_ca_file: TLS only with a client
+    certificate that CA signed, refused in the handshake otherwise."""
+
+    cert_file: str = CERT_FILE
+    key_file: str = KEY_FILE
+    client_ca_file: str | None = None
+
+    def directive(self, indent: str = "\t") -> list[str]:
+        head = f"{indent}tls {self.cert_file} {self.key_file}"
+        if self.client_ca_file is None:
+            return [head]
+        return [head + " {", f"{indent}\tclient_auth {{", f"{indent}\t\tmode require_and_verify",
+                f"{indent}\t\ttrusted_ca_cert_file {self.client_ca_file}", f"{indent}\t}}", f"{indent}}}"]
 
 
 def security_headers(settings: ProxySettings) -> dict[str, str]:
@@ -51,13 +74,14 @@ def security_headers(settings: ProxySettings) -> dict[str, str]:
     }
 
 
-def render_caddyfile(settings: ProxySettings, routes: Sequence[ProxyRoute], *,
-                     tls_files: tuple[str, str] = (CERT_FILE, KEY_FILE), listen_ports: tuple[int, int] | None = None) -> str:
+def render_caddyfile(settings: ProxySettings, routes: Sequence[ProxyRoute], *, tls: SiteTls = SiteTls(),
+                     listen_ports: tuple[int, int] | None = None, health_port: int | None = None) -> str:
     """The whole config in one file (a proxy whose upstreams never change: the compose benchmark,
     the integration tests). Inside the container Caddy listens on 80/443 (`listen_ports` lets a
     test run the same config unprivileged); the redirect targets the published HTTPS port."""
     hostnames = sorted({r.hostname for r in routes})
-    return render_main(settings, hostnames, listen_ports=listen_ports) + render_sites(routes, tls_files=tls_files)
+    return render_main(settings, hostnames, listen_ports=listen_ports) + render_sites(routes, tls=tls,
+                                                                                      health_port=health_port)
 
 
 def render_main(settings: ProxySettings, hostnames: Sequence[str], *, listen_ports: tuple[int, int] | None = None,
@@ -95,13 +119,15 @@ def render_main(settings: ProxySettings, hostnames: Sequence[str], *, listen_por
     return "\n".join(lines) + "\n"
 
 
-def render_sites(routes: Sequence[ProxyRoute], *, tls_files: tuple[str, str] = (CERT_FILE, KEY_FILE)) -> str:
+def render_sites(routes: Sequence[ProxyRoute], *, tls: SiteTls = SiteTls(), health_port: int | None = None) -> str:
     """One site block per hostname: its routes, longest path first, each to its upstream with an
-    active health check; anything else 404."""
+    active health check; anything else 404. With a client CA, every TLS handshake needs a client
+    certificate it signed, whatever name the client asks for (a catch-all site). health_port: the
+    health routes alone, over plain HTTP, for a load balancer's checks."""
     lines: list[str] = []
     by_host = groupby(sorted(routes, key=lambda r: (r.hostname, -len(r.path))), key=lambda r: r.hostname)
     for hostname, host_routes in by_host:
-        lines += ["", f"https://{hostname} {{", f"\ttls {tls_files[0]} {tls_files[1]}", "\timport security_headers"]
+        lines += ["", f"https://{hostname} {{", *tls.directive(), "\timport security_headers"]
         for route in host_routes:
             matcher = "" if route.path == "/" else f" {route.path.rstrip('/')}/*"
             lines += [
@@ -114,7 +140,28 @@ def render_sites(routes: Sequence[ProxyRoute], *, tls_files: tuple[str, str] = (
                 "\t}",
             ]
         lines += ["\thandle {", "\t\trespond 404", "\t}", "}"]
+    if tls.client_ca_file is not None:
+        # A client asking for another name (or none the sites match) meets the same demand; Caddy
+        # would otherwise complete that handshake under its default policy, without client auth.
+        lines += ["", "https:// {", *tls.directive(), "\trespond 421", "}"]
+    if health_port is not None:
+        lines += health_sites(routes, health_port)
     return "\n".join(lines) + "\n"
+
+
+def health_sites(routes: Sequence[ProxyRoute], port: int) -> list[str]:
+    """Per hostname, its routes' health paths (exactly) to their upstreams; anything else 404."""
+    lines: list[str] = []
+    for hostname, host_routes in groupby(sorted(routes, key=lambda r: (r.hostname, -len(r.path))),
+                                         key=lambda r: r.hostname):
+        upstream_of: dict[str, str] = {}
+        for route in host_routes:
+            upstream_of.setdefault(route.health_path, route.upstream)
+        lines += ["", f"http://{hostname}:{port} {{"]
+        for path, upstream in upstream_of.items():
+            lines += [f"\thandle {path} {{", f"\t\treverse_proxy {upstream}", "\t}"]
+        lines += ["\thandle {", "\t\trespond 404", "\t}", "}"]
+    return lines
 
 
 class ReverseProxy(pulumi.ComponentResource):
@@ -123,17 +170,27 @@ class ReverseProxy(pulumi.ComponentResource):
 
     def __init__(self, name: str, settings: ProxySettings, *, host: Host, stack: str, routes: Sequence[ProxyRoute],
                  upstreams: Mapping[str, pulumi.Input[str]], certificate: TlsCertificate,
-                 depends_on: Sequence[pulumi.Resource] = (), after: Sequence[pulumi.Resource] = (),
-                 opts: pulumi.ResourceOptions | None = None):
+                 load_balanced: bool = False, depends_on: Sequence[pulumi.Resource] = (),
+                 after: Sequence[pulumi.Resource] = (), opts: pulumi.ResourceOptions | None = None):
         """routes: each upstream is `upstream_marker(service)`; upstreams: service -> its current
-        container's host:port (an output); depends_on: what the site blocks wait for (the services'
-        new containers, healthy); after: what the proxy container itself waits for (the previous
-        server's rollout gate)."""
+        container's host:port (an output); load_balanced: a load balancer checks this server (the
+        proxy publishes settings.health_port); depends_on: what the site blocks wait for (the
+        services' new containers, healthy; the edge presenting its client certificate); after: what
+        the proxy container itself waits for (the previous server's rollout gate)."""
         super().__init__("preflight:index:ReverseProxy", name, None, opts)
         image = remote_image(f"{name}-image", settings.image, host.child_opts(self))
         self.caddyfile = render_main(settings, sorted({r.hostname for r in routes}), sites_file=SITES_FILE)
         files = [SecretFile(CONFIG_FILE, self.caddyfile), SecretFile(SITES_FILE, SITES_PLACEHOLDER),
                  SecretFile(CERT_FILE, certificate.cert_pem), SecretFile(KEY_FILE, pulumi.Output.secret(certificate.key_pem))]
+        if certificate.client_ca_pem is not None:
+            files.append(SecretFile(CLIENT_CA_FILE, certificate.client_ca_pem))
+        tls = SiteTls(client_ca_file=CLIENT_CA_FILE if certificate.client_ca_pem is not None else None)
+        health_port = settings.health_port if load_balanced else None
+        # The health port is published on every address: what keeps it private is the firewall (Hetzner's
+        # admits only 22/80/443 publicly; servers you have: the host filter admits it from app_subnet).
+        # Binding it to the private address would stop the proxy starting when that address comes up late.
+        health_ports = [docker.ContainerPortArgs(internal=settings.health_port, external=settings.health_port)] \
+            if health_port is not None else []
         self.container = docker.Container(
             name,
             **baseline_args(image=image.image_id, stack=stack, component="proxy", role="proxy", limits=settings.limits,
@@ -143,14 +200,14 @@ class ReverseProxy(pulumi.ComponentResource):
             ports=[docker.ContainerPortArgs(internal=80, external=settings.http_port + host.port_offset,
                                             ip=settings.bind_address),
                    docker.ContainerPortArgs(internal=443, external=settings.https_port + host.port_offset,
-                                            ip=settings.bind_address)],
+                                            ip=settings.bind_address), *health_ports],
             networks_advanced=networks({"edge": host.edge_network.name}, alias="proxy"),
             # A published host port can be bound by one container at a time: the old proxy must go
             # first. Only a change of the proxy's own settings or certificate costs that downtime;
             # releases change the site blocks below, in place.
             opts=host.child_opts(self, delete_before_replace=True, depends_on=list(after)),
         )
-        self.sites_template = render_sites(routes)
+        self.sites_template = render_sites(routes, tls=tls, health_port=health_port)
         self.site_blocks = ProxySites(f"{name}-sites", template=self.sites_template, upstreams=upstreams,
                                       container=self.container.name, docker_host=host.docker_host,
                                       ssh_options=host.ssh_options,

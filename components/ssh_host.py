@@ -109,16 +109,18 @@ class UserData(pulumi.dynamic.Resource):
 
 class SshServerHost(Host):
     """Server `index` of the list (0: the data server, which publishes Postgres and Redis on its
-    private address; k: application server k)."""
+    private address; k: application server k). health_port: the proxy's health port, which its
+    firewall admits from the private network (an application server behind your load balancer)."""
 
-    def __init__(self, name: str, settings: SshHost, index: int, stack: str,
+    def __init__(self, name: str, settings: SshHost, index: int, stack: str, health_port: int | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("preflight:host:SshServer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         server = settings.servers[index]
         self.server_name, self.address = settings.server_name(index), server.address
         self.host_key = GeneratedHostKey(f"{name}-host-key", server=name, opts=child)
-        rendered = self.host_key.rendered(lambda key: render_boot(ssh_boot(settings, index, HostKey(*key))))
+        rendered = self.host_key.rendered(lambda key: render_boot(ssh_boot(settings, index, HostKey(*key),
+                                                                                      health_port)))
         self.user_data = UserData(f"{name}-user-data", server=self.server_name, user_data=rendered, opts=child)
         ready = ServerPrepared(f"{name}-prepared", server=self.server_name, stack=stack, address=server.address,
                                port=settings.port, user=settings.user, host_key=self.host_key.public_key,

@@ -14,6 +14,9 @@ class ProxySettings(Strict):
     bind_address: str = Field("0.0.0.0", pattern=r"^(\d{1,3}\.){3}\d{1,3}$")
     http_port: Port = 80
     https_port: Port = 443
+    # A load balancer cannot present the client certificate the proxy demands on https_port, so it
+    # checks each server here: plain HTTP, health routes only, admitted from the private network only.
+    health_port: Port = 8081
     hsts_max_age_s: int = Field(31536000, ge=0)
     content_security_policy: str = "default-src 'self'; frame-ancestors 'none'; base-uri 'self'"
     limits: Limits = Limits(memory_mb=128, cpus=0.5)
@@ -26,6 +29,8 @@ class ProxySettings(Strict):
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> ProxySettings:
-        if self.http_port == self.https_port:
-            raise fix("http_port and https_port are both {port}; give them different ports", port=self.http_port)
+        ports = [self.http_port, self.https_port, self.health_port]
+        if len(set(ports)) < len(ports):
+            raise fix("http_port, https_port and health_port must differ (are {ports}); give each its own port",
+                      ports=", ".join(map(str, ports)))
         return self

@@ -68,3 +68,65 @@ def response_headers(config: str) -> dict[str, str]:
 def directives(config: str, name: str) -> list[list[str]]:
     """Every `name ...` directive (its tokens), comments left out."""
     return [tokens(line) for line in lines(config) if tokens(line)[:1] == [name]]
+
+
+def _blocks(kept: list[str]) -> list[tuple[list[str], list[str]]]:
+    """Top-level blocks: (the tokens before `{`, the lines inside); lines outside blocks are left out."""
+    blocks: list[tuple[list[str], list[str]]] = []
+    depth, head, body = 0, list[str](), list[str]()
+    for line in kept:
+        if depth == 0:
+            if line.endswith("{"):
+                depth, head, body = 1, tokens(line[:-1]), []
+            continue
+        if line == "}" or line.startswith("}"):
+            depth -= 1
+            if depth == 0:
+                blocks.append((head, body))
+                continue
+        elif line.endswith("{"):
+            depth += 1
+        body.append(line)
+    return blocks
+
+
+def sites(config: str) -> list[tuple[list[str], list[str]]]:
+    """Site blocks (addresses, lines), with `import <snippet>` of the config's own snippets inlined;
+    the global options block and snippet definitions are not sites."""
+    blocks = _blocks(lines(config))
+    snippets = {head[0][1:-1]: body for head, body in blocks if len(head) == 1 and head[0].startswith("(")}
+    found = []
+    for head, body in blocks:
+        if not head or head[0].startswith("("):
+            continue
+        expanded: list[str] = []
+        for line in body:
+            words = tokens(line)
+            expanded += snippets.get(words[1], [line]) if words[:1] == ["import"] and len(words) == 2 else [line]
+        found.append((head, expanded))
+    return found
+
+
+def serves_https(addresses: list[str]) -> bool:
+    """Caddy serves a site over HTTPS unless every address says http:// or port 80."""
+    return not all(a.startswith("http://") or a.endswith(":80") for a in addresses)
+
+
+def client_auth(site_lines: list[str]) -> dict[str, list[str]]:
+    """The `client_auth` settings inside a site's `tls` block: subdirective -> its arguments (a
+    repeated one keeps all, space-joined); {} when the site asks no client certificate."""
+    found: dict[str, list[str]] = {}
+    path: list[str] = []
+    for line in site_lines:
+        words = tokens(line)
+        if line.startswith("}"):
+            path = path[:-1]
+            continue
+        if line.endswith("{"):
+            path.append(words[0] if words else "")
+            if path[-2:] == ["tls", "client_auth"]:
+                found.setdefault("client_auth", [])
+            continue
+        if path[-2:] == ["tls", "client_auth"] and words:
+            found.setdefault(words[0], []).extend(words[1:])
+    return found

@@ -8,12 +8,16 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, Severity
 
+from . import caddyfile
 from .base import CONTAINER, number, of_type, role, rule_maker
-from .security import DYNAMIC, HSTS_MIN_AGE, proxy_config
+from .security import DYNAMIC, HSTS_MIN_AGE, is_nginx, proxy_config
 
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
 DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 RULESET = "cloudflare:index/ruleset:Ruleset"
+ORIGIN_PULLS = "cloudflare:index/authenticatedOriginPullsSettings:AuthenticatedOriginPullsSettings"
+ORIGIN_PULL_CERT = "cloudflare:index/authenticatedOriginPullsCertificate:AuthenticatedOriginPullsCertificate"
+TRUSTED_CA = ("trusted_ca_cert_file", "trusted_ca_cert", "trust_pool")
 PROXIABLE = ("A", "AAAA", "CNAME")
 MIN_TLS = (1, 2)
 REQUIRED_SETTINGS = ("ssl", "always_use_https", "min_tls_version", "security_header")
@@ -124,6 +128,55 @@ def hostnames_routed(resources: Sequence[PolicyResource]):
             yield f"DNS record {record.props.get('name')} has no route at the proxy; add a route or remove the record", record
 
 
+def site_demands(addresses: list[str], site: list[str]) -> str | None:
+    """Why an HTTPS site block of a Caddyfile does not demand a client certificate of a CA; None if it does."""
+    settings = caddyfile.client_auth(site)
+    name = " ".join(addresses)
+    if not settings:
+        return f"the proxy's site {name} asks no client certificate; add client_auth to its tls block"
+    mode = (settings.get("mode") or ["request"])[-1]
+    if mode != "require_and_verify":
+        return f"the proxy's site {name} has client_auth mode {mode!r}; use require_and_verify"
+    if not any(settings.get(key) for key in TRUSTED_CA):
+        return f"the proxy's site {name} names no CA for client certificates (trusted_ca_cert_file)"
+    return None
+
+
+def proxy_demand_problems(config: str) -> list[str]:
+    """What keeps one proxy config from refusing TLS without the zone's client certificate."""
+    if is_nginx(config):
+        verified = re.search(r"^\s*ssl_verify_client\s+on\s*;", config, re.M)
+        trusted = re.search(r"^\s*ssl_client_certificate\s+\S+", config, re.M)
+        return [] if verified and trusted else ["the proxy (nginx) needs ssl_verify_client on and ssl_client_certificate"]
+    return [p for addresses, site in caddyfile.sites(config) if caddyfile.serves_https(addresses)
+            for p in [site_demands(addresses, site)] if p]
+
+
+def origin_pulls(resources: Sequence[PolicyResource]):
+    """A stack behind Cloudflare: zone-level authenticated origin pulls with the zone's own certificate,
+    and a proxy that refuses TLS without it (else any Cloudflare zone, or anyone reaching the origin's
+    address, gets past the edge)."""
+    public = zones(resources)
+    if not public:
+        return
+    enabled = {s.props.get("zoneId") for s in of_type(resources, ORIGIN_PULLS) if s.props.get("enabled") is True}
+    certified = {c.props.get("zoneId") for c in of_type(resources, ORIGIN_PULL_CERT)}
+    for zone, record in public.items():
+        if zone not in enabled:
+            yield (f"turn zone-level authenticated origin pulls on for zone {zone} "
+                   "(cloudflare.AuthenticatedOriginPullsSettings, enabled: true)", record)
+        if zone not in certified:
+            yield (f"upload the zone's own client certificate for zone {zone} (cloudflare.AuthenticatedOriginPullsCertificate); "
+                   "without it Cloudflare presents the certificate it shares with every account", record)
+    proxies = [c for c in of_type(resources, CONTAINER) if role(c.props) == "proxy"]
+    carriers = [r for r in [*proxies, *of_type(resources, DYNAMIC)] if proxy_config(r.props)]
+    problems = [(p, r) for r in carriers for p in proxy_demand_problems(proxy_config(r.props))]
+    https_sites = [s for r in carriers for s in caddyfile.sites(proxy_config(r.props)) if caddyfile.serves_https(s[0])]
+    if proxies and not https_sites and not any(is_nginx(proxy_config(r.props)) for r in carriers):
+        yield "the pack finds no HTTPS site in the proxy's config to check for client certificates", proxies[0]
+    yield from problems
+
+
 _rule = rule_maker("edge")
 
 
@@ -146,4 +199,7 @@ RULES = [
           "HTTPS forced, HSTS max-age >= 31536000, minimum TLS >= 1.2", zone_settings_present),
     _rule("PF-EDGE-009", "Every public hostname has a DNS record and a proxy route.", Severity.MEDIUM,
           "HTTPS forced", hostnames_routed),
+    _rule("PF-EDGE-010", "Only Cloudflare, for this zone, reaches the origin: zone-level authenticated origin pulls on "
+          "with the zone's own certificate, and the proxy refuses TLS without a client certificate of its CA.",
+          Severity.CRITICAL, "the origin answers only the edge (authenticated origin pulls)", origin_pulls),
 ]

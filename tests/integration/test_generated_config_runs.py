@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from components.cache import redis_conf
-from components.proxy import ProxyRoute, render_caddyfile
+from components.proxy import ProxyRoute, SiteTls, render_caddyfile
 from components.settings import parse_settings
 from tests import daemons
 from tests.stack_config import stack_config
@@ -54,7 +54,7 @@ def stack(tmp_path_factory):
         caddyfile = render_caddyfile(proxy_settings,
                                      [ProxyRoute(hostname, api.route.path, f"127.0.0.1:{app_port}",
                                                  api.route.health_path)],
-                                     tls_files=(str(cert), str(key)), listen_ports=(http_port, https_port))
+                                     tls=SiteTls(str(cert), str(key)), listen_ports=(http_port, https_port))
         started.append(daemons.start_caddy(workdir, caddyfile, https_port))
         yield {"settings": settings, "env": env, "migration": migration, "hostname": hostname, "cert": cert,
                "http_port": http_port, "https_port": https_port, "redis": started[1], "redis_port": redis_port,

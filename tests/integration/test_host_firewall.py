@@ -45,3 +45,22 @@ def test_inbound_admits_ssh_from_the_admins_and_web_from_the_edge_and_nothing_el
                    "-A PREFLIGHT-WEB -s 173.245.48.0/20 -j RETURN", "-A PREFLIGHT-WEB -j DROP"]
     assert sorted(r for r in rules if r.startswith("-A DOCKER-USER")) == sorted(
         f"-A DOCKER-USER -p tcp -m conntrack --ctstate NEW --ctorigdstport {port} -j PREFLIGHT-WEB" for port in (80, 443))
+
+
+def test_behind_your_load_balancer_the_health_port_is_admitted_from_the_private_network_only(tmp_path):
+    """The proxy's health port (plain HTTP, health routes only) on an application server: the load
+    balancer's checks come over the private network; from anywhere else the port is dropped."""
+    missing = [p for p in daemons.missing_packages() if p in ("iptables", "util-linux")]
+    if missing:
+        pytest.fail("this test needs these Debian packages, which `make test` installs: " + ", ".join(missing))
+    host = HOST.model_copy(update={"servers": [*HOST.servers, HOST.servers[0].model_copy(
+        update={"address": "198.51.100.11", "private_address": "10.10.2.11"})], "app_subnet": "10.10.2.0/24"})
+    files = {f["path"]: f["content"] for f in yaml.safe_load(render_boot(ssh_boot(host, 1, None, 8081)))["write_files"]}
+    (tmp_path / "filter").write_text(files["/usr/local/sbin/preflight-edge-filter"])
+    result = subprocess.run(["unshare", "--net", "sh", "-c", f"iptables -N DOCKER-USER && sh {tmp_path}/filter && "
+                             f"sh {tmp_path}/filter && iptables -S"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    rules = result.stdout.splitlines()
+    assert [r for r in rules if r.startswith("-A PREFLIGHT-HEALTH")] == [
+        "-A PREFLIGHT-HEALTH -s 10.10.2.0/24 -j RETURN", "-A PREFLIGHT-HEALTH -j DROP"]
+    assert rules.count("-A DOCKER-USER -p tcp -m conntrack --ctstate NEW --ctorigdstport 8081 -j PREFLIGHT-HEALTH") == 1

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from components.proxy import ProxyRoute, render_main, render_sites
+from components.proxy import ProxyRoute, SiteTls, render_main, render_sites
 from components.proxy_sites import fill_upstreams, switch_script, upstream_marker
 from components.settings import ProxySettings
 from tests import daemons
@@ -23,7 +23,7 @@ class Proxy:
     def __init__(self, workdir, cert, key, https_port: int):
         self.workdir, self.https_port, self.cert = workdir, https_port, cert
         self.sites_file = workdir / "sites.caddy"
-        self.template = render_sites([ProxyRoute(HOSTNAME, "/", upstream_marker("api"), "/")], tls_files=(str(cert), str(key)))
+        self.template = render_sites([ProxyRoute(HOSTNAME, "/", upstream_marker("api"), "/")], tls=SiteTls(str(cert), str(key)))
 
     def switch(self, upstream: str, template: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(["sh", "-c", switch_script(str(self.sites_file), str(self.workdir / "Caddyfile"))],

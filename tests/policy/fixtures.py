@@ -5,7 +5,7 @@ Each failing case in the tests is this baseline with one mutation.
 
 from __future__ import annotations
 
-from components.proxy import ProxyRoute, render_caddyfile, render_main, render_sites
+from components.proxy import CLIENT_CA_FILE, ProxyRoute, SiteTls, render_caddyfile, render_main, render_sites
 from components.proxy_sites import SITES_FILE, upstream_marker
 from components.settings import ProxySettings
 
@@ -18,9 +18,10 @@ ROUTES = [ProxyRoute("api.example.com", "/", upstream_marker("api"), "/health")]
 # What the program gives the proxy container (global options, headers, redirect) and the site blocks
 # it switches in the running proxy at each release (the ProxySites dynamic resource).
 CADDYFILE = render_main(ProxySettings(), ["api.example.com"], sites_file=SITES_FILE)
-SITES = render_sites(ROUTES)
+TLS = SiteTls(client_ca_file=CLIENT_CA_FILE)  # Cloudflare's origin pulls: a client certificate of the stack's CA
+SITES = render_sites(ROUTES, tls=TLS, health_port=8081)
 # A proxy configured in one file (as a hand-written or other proxy container would be).
-WHOLE_CADDYFILE = render_caddyfile(ProxySettings(), ROUTES)
+WHOLE_CADDYFILE = render_caddyfile(ProxySettings(), ROUTES, tls=TLS)
 
 
 def labels(role: str, stack: str = "production") -> list[dict[str, str]]:
@@ -91,6 +92,10 @@ def production(stack: str = "production") -> list[Res]:
                              "enabled": True, "max_age": 31536000, "include_subdomains": True, "nosniff": True}})]],
         Res("cloudflare:index/dnsRecord:DnsRecord", "api-a", {"zoneId": ZONE, "name": "api.example.com", "type": "A",
                                                                 "content": "192.0.2.10", "proxied": True, "ttl": 1}),
+        Res("cloudflare:index/authenticatedOriginPullsCertificate:AuthenticatedOriginPullsCertificate",
+            "origin-pull-cert", {"zoneId": ZONE, "certificate": "-----BEGIN CERTIFICATE-----", "privateKey": "[secret]"}),
+        Res("cloudflare:index/authenticatedOriginPullsSettings:AuthenticatedOriginPullsSettings", "origin-pulls",
+            {"zoneId": ZONE, "enabled": True}),
         Res("cloudflare:index/ruleset:Ruleset", "rate-limit", {
             "zoneId": ZONE, "kind": "zone", "phase": "http_ratelimit", "name": "api",
             "rules": [{"action": "block", "expression": "http.request.uri.path matches \"^/auth\"",
@@ -102,8 +107,9 @@ def production(stack: str = "production") -> list[Res]:
 
 def load_balanced(stack: str) -> list[Res]:
     """Several application servers: one of them, and the load balancer in front of them."""
-    health = {"protocol": "http", "port": 443, "interval": 10, "timeout": 5, "retries": 3,
-              "http": {"domain": "api.example.com", "path": "/health", "tls": True, "statusCodes": ["2??"]}}
+    # 443 demands a client certificate: the load balancer checks the proxy's health port (plain HTTP) instead.
+    health = {"protocol": "http", "port": 8081, "interval": 10, "timeout": 5, "retries": 3,
+              "http": {"domain": "api.example.com", "path": "/health", "tls": False, "statusCodes": ["2??"]}}
     return [
         Res("hcloud:index/server:Server", "app1", {
             "serverType": "cx32", "image": "debian-12", "location": "fsn1", "sshKeys": ["deploy"], "userData": USER_DATA,
@@ -115,7 +121,8 @@ def load_balanced(stack: str) -> list[Res]:
             deps={"loadBalancerId": ["lb"]}),
         *[Res("hcloud:index/loadBalancerService:LoadBalancerService", f"lb-{port}", {
             "loadBalancerId": "1", "protocol": "tcp", "listenPort": port, "destinationPort": port,
-            "healthCheck": {**health, "port": port}}, deps={"loadBalancerId": ["lb"]}) for port in (443, 80)],
+            "healthCheck": health if port == 443 else {**health, "port": 80, "http": {**health["http"], "statusCodes": ["3??"]}}},
+            deps={"loadBalancerId": ["lb"]}) for port in (443, 80)],
         Res("hcloud:index/loadBalancerTarget:LoadBalancerTarget", "lb-target-1", {
             "loadBalancerId": 1, "type": "server", "serverId": 2, "usePrivateIp": True},
             deps={"loadBalancerId": ["lb"], "serverId": ["app1"]}),

@@ -26,6 +26,15 @@ def zone(setting_id, value):
     return ("zone-" + setting_id, setp(value=value))
 
 
+# The tls block's client_auth, as the program renders it (a site block's lines, indented by one tab).
+CA_LINE = "\t\t\ttrusted_ca_cert_file /etc/preflight/tls/origin-pull-ca.pem\n"
+CLIENT_AUTH = "\t\tclient_auth {\n\t\t\tmode require_and_verify\n" + CA_LINE + "\t\t}\n"
+
+
+def commented(text: str) -> str:
+    return "".join(f"#{line}\n" for line in text.splitlines())
+
+
 def drop(name):
     return lambda resources: [r for r in resources if r.name != name]
 
@@ -124,6 +133,19 @@ CASES = [
     ("PF-EDGE-007", "rate-limit", lambda r: r.props["rules"][0].update(action="log"), "rate-limiting ruleset"),
     ("PF-EDGE-008", "zone-ssl", setp(zoneId="another-zone"), "ssl"),
     ("PF-EDGE-009", "api-a", setp(name="www.example.com"), "no route at the proxy"),
+    ("PF-EDGE-010", "origin-pulls", setp(enabled=False), "turn zone-level authenticated origin pulls on"),
+    ("PF-EDGE-010", "origin-pulls", setp(zoneId="another-zone"), "turn zone-level authenticated origin pulls on"),
+    ("PF-EDGE-010", "origin-pull-cert", setp(zoneId="another-zone"), "shares with every account"),
+    ("PF-EDGE-010", "proxy-sites", setp(template=SITES.replace(CLIENT_AUTH, "")), "asks no client certificate"),
+    ("PF-EDGE-010", "proxy-sites", setp(template=SITES.replace("require_and_verify", "verify_if_given")),
+     "use require_and_verify"),
+    ("PF-EDGE-010", "proxy-sites", setp(template=SITES.replace(CA_LINE, "")), "names no CA"),
+    # Said only in a comment, the demand is not config.
+    ("PF-EDGE-010", "proxy-sites", setp(template=SITES.replace(CLIENT_AUTH, commented(CLIENT_AUTH))),
+     "asks no client certificate"),
+    # A proxy configured in one file, its site without the demand.
+    ("PF-EDGE-010", "proxy", lambda r: r.props["uploads"][0].update(content=WHOLE_CADDYFILE.replace(CLIENT_AUTH, "")),
+     "asks no client certificate"),
     ("PF-HOST-001", "firewall", firewall_rule("22"), "admin CIDRs"),
     ("PF-HOST-001", "firewall", firewall_rule("22", ["::/0"]), "::/0"),
     ("PF-HOST-002", "firewall", firewall_rule("5432", ["10.0.0.0/8"]), "Postgres (5432"),
@@ -195,6 +217,12 @@ def test_every_rule_has_a_failing_case():
 def test_a_missing_resource_is_caught_by_its_stack_rule(pack):
     without_rate_limit = [r for r in production() if r.name != "rate-limit"]
     assert pack.analyze(without_rate_limit).rules() == {"PF-EDGE-007"}
+
+
+@pytest.mark.parametrize("missing", ["origin-pulls", "origin-pull-cert"])
+def test_a_public_stack_without_zone_level_origin_pulls_is_caught(pack, missing):
+    outcome = pack.analyze([r for r in production() if r.name != missing])
+    assert outcome.rules() == {"PF-EDGE-010"}
 
 
 def test_a_public_stack_with_routes_and_no_dns_record_at_all_is_caught(pack):

@@ -137,7 +137,9 @@ def test_the_load_balancer_passes_tls_through_and_checks_each_server_through_its
     assert set(services) == {80, 443}
     https = services[443]
     assert https["protocol"] == "tcp" and https["destinationPort"] == 443
-    assert https["healthCheck"]["http"] == {"domain": "api.example.com", "path": "/health", "tls": True,
+    # 443 demands Cloudflare's client certificate: the load balancer checks the proxy's health port instead.
+    assert https["healthCheck"]["port"] == 8081 and https["healthCheck"]["protocol"] == "http"
+    assert https["healthCheck"]["http"] == {"domain": "api.example.com", "path": "/health", "tls": False,
                                            "statusCodes": ["2??"]}
     assert services[80]["healthCheck"]["http"]["statusCodes"] == ["3??"]  # the proxy's redirect to HTTPS
     [attached] = three.mocks.of_type("hcloud:index/loadBalancerNetwork:LoadBalancerNetwork")

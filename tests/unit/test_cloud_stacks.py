@@ -62,6 +62,8 @@ def test_resource_counts_by_type(production):
         "cloudflare:index/dnsRecord:DnsRecord": 2, "cloudflare:index/zoneSetting:ZoneSetting": 5,
         "cloudflare:index/originCaCertificate:OriginCaCertificate": 1, "cloudflare:index/ruleset:Ruleset": 1,
         "cloudflare:index/healthcheck:Healthcheck": 1, "cloudflare:index/notificationPolicy:NotificationPolicy": 1,
+        "cloudflare:index/authenticatedOriginPullsCertificate:AuthenticatedOriginPullsCertificate": 1,
+        "cloudflare:index/authenticatedOriginPullsSettings:AuthenticatedOriginPullsSettings": 1,
     }
 
 
