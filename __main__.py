@@ -13,6 +13,10 @@ pulumi.export("urls", platform.urls)
 pulumi.export("health_urls", platform.health_urls)
 pulumi.export("hostnames", platform.hostnames)
 pulumi.export("tls_certificate_pem", platform.certificate.cert_pem)
+if platform.origin_pulls is not None:
+    # The certificate Cloudflare presents to the origin: to test an origin directly (curl --cert/--key).
+    pulumi.export("origin_pull_client", pulumi.Output.secret(
+        {"cert_pem": platform.origin_pulls.client.cert_pem, "key_pem": platform.origin_pulls.client.key_pem}))
 # The release this update deploys: `python -m deploy up` records it as the one to roll back to
 # when no release was recorded yet (a stack brought up by `make up` or a plain `pulumi up`).
 pulumi.export("images", {name: service.image for name, service in sorted(loaded.settings.services.items())})

@@ -77,12 +77,16 @@ def closed_while_idle(connection: http.client.HTTPConnection) -> bool:
 class Load(threading.Thread):
     """`rate` requests per second to `url`, spread over WORKERS keep-alive connections."""
 
-    def __init__(self, url: str, port: int, cacert: str, rate: float = 50.0, address: str = "127.0.0.1"):
+    def __init__(self, url: str, port: int, cacert: str, rate: float = 50.0, address: str = "127.0.0.1",
+                 client_cert: tuple[str, str] | None = None):
+        """client_cert: (certificate, key) files to present, as Cloudflare does to a cloud stack's origin."""
         super().__init__(daemon=True)
         self.address = address
         self.parts = urllib.parse.urlsplit(url)
         self.port, self.rate = port, rate
         self.context = ssl.create_default_context(cafile=cacert)
+        if client_cert is not None:
+            self.context.load_cert_chain(*client_cert)
         self.result = LoadResult()
         self.stopping = threading.Event()
         self.lock = threading.Lock()

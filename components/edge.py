@@ -15,7 +15,7 @@ import pulumi_cloudflare as cloudflare
 
 from .cloud_settings import EdgeSettings, MonitoringSettings
 from .generated import GeneratedKeyAndCsr
-from .origin_pulls import OriginPulls
+from .origin_pulls import OriginPullCertificates
 from .proxy import TlsCertificate
 
 # 15 years: the longest Cloudflare issues; the certificate is trusted only by Cloudflare itself.
@@ -63,9 +63,11 @@ def rate_limit_rules(settings: EdgeSettings, hostnames: Sequence[str]) -> list[c
 
 class CloudflareEdge(pulumi.ComponentResource):
     def __init__(self, name: str, settings: EdgeSettings, monitoring: MonitoringSettings, *, hostnames: Sequence[str],
-                 health_paths: dict[str, str], opts: pulumi.ResourceOptions | None = None):
-        """hostnames: every public hostname; health_paths: hostname -> its health route. The DNS
-        records come with `route_to`, once what they point at can serve."""
+                 health_paths: dict[str, str], origin_pulls: OriginPullCertificates,
+                 opts: pulumi.ResourceOptions | None = None):
+        """hostnames: every public hostname; health_paths: hostname -> its health route; origin_pulls:
+        the client certificate the zone presents to the origin. The DNS records come with `route_to`,
+        once what they point at can serve."""
         super().__init__("preflight:index:CloudflareEdge", name, None, opts)
         self._name, self._zone, self._hostnames = name, settings.zone_id, sorted(hostnames)
         child = pulumi.ResourceOptions(parent=self)
@@ -78,9 +80,17 @@ class CloudflareEdge(pulumi.ComponentResource):
         origin = cloudflare.OriginCaCertificate(f"{name}-origin-cert", csr=request.csr_pem, hostnames=sorted(hostnames),
                                                 request_type="origin-ecc", requested_validity=ORIGIN_CERT_DAYS,
                                                 opts=child)
-        self.origin_pulls = OriginPulls(f"{name}-origin-pulls", zone, settings.origin_pulls, opts=child)
-        self.certificate = TlsCertificate(cert_pem=origin.certificate, key_pem=pulumi.Output.secret(request.key_pem),
-                                          client_ca_pem=self.origin_pulls.ca_pem)
+        self.certificate = TlsCertificate(cert_pem=origin.certificate, key_pem=pulumi.Output.secret(request.key_pem))
+
+        # Zone-level authenticated origin pulls with the stack's own client certificate (replaced
+        # create-before-delete when renewed: the new one is uploaded before the old one goes).
+        upload = cloudflare.AuthenticatedOriginPullsCertificate(
+            f"{name}-origin-pull-certificate", zone_id=zone, certificate=origin_pulls.client.cert_pem,
+            private_key=origin_pulls.client.key_pem, opts=child)  # a secret output of its generator
+        enabled = cloudflare.AuthenticatedOriginPullsSettings(
+            f"{name}-origin-pulls", zone_id=zone, enabled=True, opts=pulumi.ResourceOptions(parent=self, depends_on=[upload]))
+        # What a proxy that demands the client certificate waits for: Cloudflare presenting it.
+        self.origin_pulls_presented: list[pulumi.Resource] = [upload, enabled]
 
         cloudflare.Ruleset(f"{name}-rate-limit", zone_id=zone, kind="zone", phase="http_ratelimit",
                            name="preflight rate limits", rules=rate_limit_rules(settings, hostnames), opts=child)

@@ -12,8 +12,9 @@ from .cloud_settings import HetznerHost
 from .containers import secret_path
 from .database import Database
 from .hosts import create_hosts
+from .origin_pulls import OriginPullCertificates
 from .platform_secrets import BACKUP_PASSWORD_LENGTH, GENERATED_BACKUP_PASSWORD, GENERATED_LENGTHS
-from .proxy import ProxyRoute, ReverseProxy
+from .proxy import ProxyRoute, ReverseProxy, TlsCertificate
 from .proxy_sites import upstream_marker
 from .secrets import Secrets
 from .service import Service
@@ -66,9 +67,14 @@ class Platform(pulumi.ComponentResource):
                   for n, s in sorted(settings.services.items()) if s.route is not None]
         self.hostnames = sorted({r.hostname for r in routes})
         self.load_balancer = self._load_balancer(name, settings, routes, child)
+        # Cloud stacks: the client certificate Cloudflare presents and the CA every proxy demands it of.
+        self.origin_pulls = OriginPullCertificates(f"{name}-origin-pulls", settings.edge.zone_id,
+                                                   settings.edge.origin_pulls, opts=child) if settings.edge else None
         self.edge = self._edge(name, settings, routes, child)
-        self.certificate = self.edge.certificate if self.edge is not None else \
+        served = self.edge.certificate if self.edge is not None else \
             SelfSignedCertificate(f"{name}-tls", self.hostnames or [settings.domain], opts=child).certificate
+        self.certificate = TlsCertificate(served.cert_pem, served.key_pem,
+                                          client_ca_pem=self.origin_pulls.ca_pem if self.origin_pulls else None)
 
         self.services: dict[str, Service] = {}  # name -> its copy on the first application server
         self.proxies: list[ReverseProxy] = []
@@ -112,7 +118,7 @@ class Platform(pulumi.ComponentResource):
             self.services.setdefault(service_name, on_host[service_name])
         upstreams = {n: on_host[n].upstream for n, s in settings.services.items() if s.route is not None}
         # A proxy demands Cloudflare's client certificate only once Cloudflare presents it.
-        presented = self.edge.origin_pulls.presented if self.edge is not None else []
+        presented = self.edge.origin_pulls_presented if self.edge is not None else []
         proxy = ReverseProxy(f"{name}-proxy{suffix}", settings.proxy, host=app_host, stack=settings.stack,
                              routes=routes, upstreams=upstreams, certificate=self.certificate,
                              load_balanced=self.load_balancer is not None or self.hosts.user_load_balancer,
@@ -176,13 +182,14 @@ class Platform(pulumi.ComponentResource):
 
     def _edge(self, name: str, settings: StackSettings, routes: list[ProxyRoute], child: pulumi.ResourceOptions):
         """Cloud stacks: Cloudflare's edge (DNS, zone settings, rate limits, health checks, the origin
-        certificate the proxies serve). local: none (a self-signed certificate clients trust explicitly)."""
+        certificate the proxies serve, origin pulls). local: none (a self-signed certificate clients trust explicitly)."""
         if settings.edge is None:
             return None
         from .edge import CloudflareEdge  # pulumi_cloudflare takes seconds to import: only where it is used
 
         assert settings.monitoring is not None  # the settings require it wherever the edge is
-
+        assert self.origin_pulls is not None  # made wherever the edge is
         return CloudflareEdge(f"{name}-edge", settings.edge, settings.monitoring, hostnames=self.hostnames,
-                              health_paths={r.hostname: r.health_path for r in routes}, opts=child)
+                              health_paths={r.hostname: r.health_path for r in routes}, origin_pulls=self.origin_pulls,
+                              opts=child)
 

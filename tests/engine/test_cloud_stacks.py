@@ -3,8 +3,9 @@ served modules, placeholder credentials and the policy pack at each stack's enfo
 
 The cloudflare plugin cannot be had on these machines (toolchain/README.md), so the copy of the
 program previewed here leaves the edge out (the proxy gets the local self-signed certificate
-instead of the origin certificate); the edge itself is checked under mocks and by the pack's
-harness. Everything else of both stacks is what the engine previews.
+instead of the origin certificate, and still demands a client certificate of the stack's
+origin-pull CA); the edge itself is checked under mocks and by the pack's harness. Everything else
+of both stacks is what the engine previews.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def test_three_application_servers_preview_offline_with_a_load_balancer(three_ap
     dynamic = sorted(name for typ, name in planned_list if typ == "pulumi-python:dynamic:Resource")
     assert [n for n in dynamic if "rollout" in n] == [f"preflight-rollout-app{i}" for i in (1, 2, 3)]
     assert len([n for n in dynamic if n.endswith("cloud-init")]) == 4
+    assert [n for n in dynamic if "origin-pulls" in n] == ["preflight-origin-pulls-ca", "preflight-origin-pulls-client"]
 
 
 def test_three_application_servers_pass_the_policy_pack(three_app_servers):

@@ -1,7 +1,9 @@
 """A production-shaped stack on rehearsal servers: production's settings with `host.kind: ssh`
 pointing at three real Debian systems booted from the user data the program renders for them
 (tests/rehearsal/servers.py). One `up` from nothing is shared by every test in the package; the
-Cloudflare edge is left out, as in every engine test here (no cloudflare plugin on these machines).
+Cloudflare edge is left out, as in every engine test here (no cloudflare plugin on these machines),
+but not the origin's side of it: the proxies demand the client certificate Cloudflare would present,
+which the tests present in its place.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from pulumi import automation as auto
@@ -61,12 +63,21 @@ class Rehearsed:
                                str(self.project.directory), *args], cwd=ROOT, capture_output=True, text=True,
                               env={**os.environ, **self.env}, timeout=1800)
 
-    def https(self, server: Server, path: str = "/health") -> tuple[int, str]:
-        result = subprocess.run(["curl", "-sS", "--max-time", "10", "--cacert", str(self.certificate), "--resolve",
+    @property
+    def client_cert(self) -> tuple[str, str]:
+        """The client certificate and key Cloudflare would present (the origin refuses TLS without them)."""
+        return str(self.certificate.parent / "origin-pull.pem"), str(self.certificate.parent / "origin-pull.key")
+
+    def https(self, server: Server, path: str = "/health", *, method: str = "GET",
+              client_cert: tuple[str, str] | None | Literal["stack's"] = "stack's") -> tuple[int, str]:
+        """A request to a server's proxy as the edge sends it: status and body, or 0 and curl's error."""
+        cert = self.client_cert if client_cert == "stack's" else client_cert
+        result = subprocess.run(["curl", "-sS", "--max-time", "10", "-X", method, "--cacert", str(self.certificate),
+                                 *(["--cert", cert[0], "--key", cert[1]] if cert else []), "--resolve",
                                  f"{HOSTNAME}:443:{server.address}", "-w", "\n%{http_code}", f"https://{HOSTNAME}{path}"],
                                 capture_output=True, text=True)
         body, _, code = result.stdout.rpartition("\n")
-        return int(code or 0), body
+        return int(code or 0), body or result.stderr
 
 
 def start_moto(workdir: Path) -> tuple[subprocess.Popen, str]:
@@ -131,7 +142,11 @@ def rehearsed(engine, docker_engine, tmp_path_factory):  # noqa: F811 (fixtures 
         started = time.monotonic()
         project.stack.up(color="never")
         rehearsed.figures["up from prepared servers"] = time.monotonic() - started
-        rehearsed.certificate.write_text(project.stack.outputs()["tls_certificate_pem"].value)
+        outputs = project.stack.outputs()
+        rehearsed.certificate.write_text(outputs["tls_certificate_pem"].value)
+        client = outputs["origin_pull_client"].value
+        for path, pem in zip(rehearsed.client_cert, (client["cert_pem"], client["key_pem"]), strict=True):
+            Path(path).write_text(pem)
         yield rehearsed
         for name, seconds in rehearsed.figures.items():
             print(f"[rehearsal] {name}: {seconds:.1f} s")

@@ -10,6 +10,7 @@ import subprocess
 import time
 
 from bench.load import Load
+from components.generated import certificate_authority, client_certificate
 from components.remote_exec import pinned_options, ssh_argv
 from tests.rehearsal.conftest import HOSTNAME
 from tests.rehearsal.servers import GATEWAY, PRIVATE, PUBLIC, SERVERS, docker, on
@@ -27,6 +28,21 @@ def test_https_health_through_every_application_servers_proxy(rehearsed):
         code, body = rehearsed.https(server)
         assert code == 200, body
         assert json.loads(body) == {"database": "up", "cache": "up"}  # Postgres and Redis over the private network
+
+
+def test_every_application_servers_proxy_refuses_tls_without_the_zones_client_certificate(rehearsed, tmp_path):
+    """What the origin does to anyone who is not Cloudflare acting for this zone: no certificate, or one
+    of another CA (another zone's), is refused in the handshake on every application server; the
+    stack's own certificate, read from the state, gets 200 (the test above)."""
+    ca_pem, ca_key = certificate_authority("another zone's origin pulls", days=30)
+    other = (tmp_path / "other.pem", tmp_path / "other.key")
+    cert_pem, key_pem, _ = client_certificate(ca_pem, ca_key, "another zone", days=30)
+    other[0].write_text(cert_pem)
+    other[1].write_text(key_pem)
+    for server in (APP1, APP2):
+        for client in (None, (str(other[0]), str(other[1]))):
+            code, error = rehearsed.https(server, client_cert=client)
+            assert code == 0 and "alert" in error.lower(), f"{server.name} with {client}: {code} {error}"
 
 
 def probe(source_network: str, address: str, target: str, port: int) -> bool:
@@ -95,7 +111,7 @@ def test_a_release_rolls_server_by_server_under_traffic_with_no_failed_request(r
         service["image"] = RELEASE_IMAGE
     rehearsed.project.write_config()
     loads = {server.name: Load(f"https://{HOSTNAME}/health", 443, str(rehearsed.certificate), rate=30,
-                               address=server.address) for server in (APP1, APP2)}
+                               address=server.address, client_cert=rehearsed.client_cert) for server in (APP1, APP2)}
     started = time.time()
     for load in loads.values():
         load.start()
@@ -118,11 +134,7 @@ def test_a_release_rolls_server_by_server_under_traffic_with_no_failed_request(r
 
 
 def visits(rehearsed, method: str = "GET") -> tuple[int, str]:
-    result = subprocess.run(["curl", "-sS", "--max-time", "10", "-X", method, "--cacert", str(rehearsed.certificate),
-                             "--resolve", f"{HOSTNAME}:443:{APP1.address}", "-w", "\n%{http_code}",
-                             f"https://{HOSTNAME}/visits"], capture_output=True, text=True)
-    body, _, code = result.stdout.rpartition("\n")
-    return int(code or 0), body
+    return rehearsed.https(APP1, "/visits", method=method)
 
 
 def healthy_everywhere(server, timeout: float = 240) -> list[str]:

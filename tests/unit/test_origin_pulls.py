@@ -118,8 +118,8 @@ def test_the_proxy_demands_the_client_certificate_once_cloudflare_presents_it(on
     template = blocks.inputs["template"]
     # The site and the catch-all for any other name a client asks for.
     assert template.count(CLIENT_AUTH) == 2 and "\nhttps:// {" in template
-    assert {d for d in blocks.depends_on if "origin-pulls" in d} == {
-        "preflight-edge-origin-pulls-certificate", "preflight-edge-origin-pulls-enabled"}
+    assert {d for d in blocks.depends_on if "origin-pull" in d} == {
+        "preflight-edge-origin-pull-certificate", "preflight-edge-origin-pulls"}
     # One server and no load balancer: no health port.
     assert {p["internal"] for p in proxy.inputs["ports"]} == {80, 443}
     assert ":8081" not in template
