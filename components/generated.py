@@ -43,55 +43,69 @@ def _new_key():
     return key, pem.decode()
 
 
+def _certificate(subject, issuer, public_key, days: int, *extensions):
+    """A certificate builder: serial, a validity from five minutes ago (clock skew) for `days`, and
+    `extensions` as (extension, critical) pairs; the caller signs it."""
+    from cryptography import x509
+
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days)))
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder
+
+
+def _key_usage(**allowed: bool):
+    from cryptography import x509
+
+    flags = dict.fromkeys(("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+                           "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"), False)
+    return x509.KeyUsage(**{**flags, **allowed}), True
+
+
+def _pem(cert) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
 def self_signed_certificate(hostnames: Sequence[str], days: int = CERTIFICATE_DAYS) -> tuple[str, str]:
     """(certificate PEM, private key PEM): an ECDSA P-256 certificate for `hostnames` that is also
     its own CA, so curl and browsers can trust it directly (`--cacert`)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     key, key_pem = _new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0]),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "preflight local")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hostnames]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=True, key_cert_sign=True,
-                                     content_commitment=False, data_encipherment=False, key_agreement=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+    cert = _certificate(
+        name, name, key.public_key(), days,
+        (x509.SubjectAlternativeName([x509.DNSName(h) for h in hostnames]), False),
+        (x509.BasicConstraints(ca=True, path_length=0), True),
+        _key_usage(digital_signature=True, key_encipherment=True, key_cert_sign=True),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+    ).sign(key, hashes.SHA256())
+    return _pem(cert), key_pem
 
 
 def certificate_authority(common_name: str, days: int) -> tuple[str, str]:
     """(certificate PEM, private key PEM) of a CA that signs client certificates only."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
 
     key, key_pem = _new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, key_encipherment=False, key_cert_sign=True,
-                                     content_commitment=False, data_encipherment=False, key_agreement=False,
-                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+    cert = _certificate(
+        name, name, key.public_key(), days,
+        (x509.BasicConstraints(ca=True, path_length=0), True),
+        _key_usage(key_cert_sign=True, crl_sign=True),
+        (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+    ).sign(key, hashes.SHA256())
+    return _pem(cert), key_pem
 
 
 def client_certificate(ca_cert_pem: str, ca_key_pem: str, common_name: str, days: int) -> tuple[str, str, str]:
@@ -103,24 +117,14 @@ def client_certificate(ca_cert_pem: str, ca_key_pem: str, common_name: str, days
     ca_cert = x509.load_pem_x509_certificate(ca_cert_pem.encode())
     ca_key = serialization.load_pem_private_key(ca_key_pem.encode(), password=None)
     key, key_pem = _new_key()
-    now = datetime.datetime.now(datetime.UTC)
-    not_after = now + datetime.timedelta(days=days)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca_cert.subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, key_cert_sign=False,
-                                     content_commitment=False, data_encipherment=False, key_agreement=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
-                       critical=False)
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem, not_after.isoformat()
+    cert = _certificate(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]), ca_cert.subject, key.public_key(), days,
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        _key_usage(digital_signature=True),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+        (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), False),  # type: ignore[arg-type]
+    ).sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    return _pem(cert), key_pem, cert.not_valid_after_utc.isoformat()
 
 
 def renewal_due(not_after: str | None, renew_before_days: int, now: datetime.datetime | None = None) -> bool:

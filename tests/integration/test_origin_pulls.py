@@ -54,7 +54,14 @@ class Origin:
             with conn:
                 try:
                     # TLS 1.3: the client's last handshake flight (with its certificate) needs no answer, so
-                    # the server's refusal of it is the first thing the client reads.
+                    # the server's refusal of it is the first thing the client reads. Read before sending:
+                    # a request the server never reads would turn its close into a reset that loses the alert.
+                    conn.settimeout(1)
+                    try:
+                        conn.recv(1)
+                    except TimeoutError:
+                        pass  # accepted: the server waits for the request
+                    conn.settimeout(10)
                     conn.sendall(f"GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
                     received = conn.recv(4096)
                 except ssl.SSLError as error:

@@ -42,7 +42,9 @@ def test_every_application_servers_proxy_refuses_tls_without_the_zones_client_ce
     for server in (APP1, APP2):
         for client in (None, (str(other[0]), str(other[1]))):
             code, error = rehearsed.https(server, client_cert=client)
-            assert code == 0 and "alert" in error.lower(), f"{server.name} with {client}: {code} {error}"
+            # curl sends its request at once, so the server's alert may arrive as a reset; never a status.
+            assert code == 0 and any(w in error.lower() for w in ("alert", "ssl", "reset")), \
+                f"{server.name} with {client}: {code} {error}"
 
 
 def probe(source_network: str, address: str, target: str, port: int) -> bool:
