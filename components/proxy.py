@@ -125,8 +125,7 @@ def render_sites(routes: Sequence[ProxyRoute], *, tls: SiteTls = SiteTls(), heal
     certificate it signed, whatever name the client asks for (a catch-all site). health_port: the
     health routes alone, over plain HTTP, for a load balancer's checks."""
     lines: list[str] = []
-    by_host = groupby(sorted(routes, key=lambda r: (r.hostname, -len(r.path))), key=lambda r: r.hostname)
-    for hostname, host_routes in by_host:
+    for hostname, host_routes in by_hostname(routes):
         lines += ["", f"https://{hostname} {{", *tls.directive(), "\timport security_headers"]
         for route in host_routes:
             matcher = "" if route.path == "/" else f" {route.path.rstrip('/')}/*"
@@ -141,19 +140,25 @@ def render_sites(routes: Sequence[ProxyRoute], *, tls: SiteTls = SiteTls(), heal
             ]
         lines += ["\thandle {", "\t\trespond 404", "\t}", "}"]
     if tls.client_ca_file is not None:
-        # A client asking for another name (or none the sites match) meets the same demand; Caddy
-        # would otherwise complete that handshake under its default policy, without client auth.
+        # A client asking for another name (or none the sites match) meets the same demand. Without
+        # it, such a handshake fails only for want of a certificate for that name (Caddy 2.6), which a
+        # Caddy that picks a default certificate would complete without asking for a client one.
         lines += ["", "https:// {", *tls.directive(), "\trespond 421", "}"]
     if health_port is not None:
         lines += health_sites(routes, health_port)
     return "\n".join(lines) + "\n"
 
 
+def by_hostname(routes: Sequence[ProxyRoute]) -> list[tuple[str, list[ProxyRoute]]]:
+    """Routes grouped by hostname, each group longest path first."""
+    ordered = sorted(routes, key=lambda r: (r.hostname, -len(r.path)))
+    return [(hostname, list(group)) for hostname, group in groupby(ordered, key=lambda r: r.hostname)]
+
+
 def health_sites(routes: Sequence[ProxyRoute], port: int) -> list[str]:
     """Per hostname, its routes' health paths (exactly) to their upstreams; anything else 404."""
     lines: list[str] = []
-    for hostname, host_routes in groupby(sorted(routes, key=lambda r: (r.hostname, -len(r.path))),
-                                         key=lambda r: r.hostname):
+    for hostname, host_routes in by_hostname(routes):
         upstream_of: dict[str, str] = {}
         for route in host_routes:
             upstream_of.setdefault(route.health_path, route.upstream)

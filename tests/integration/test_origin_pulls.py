@@ -1,12 +1,11 @@
 """Authenticated origin pulls against real Caddy: the site blocks a cloud stack's proxy runs, with the
 CA and client certificates the program generates (components/generated.py), and a small upstream
-behind them on loopback. Clients speak TLS themselves (Python's ssl), so a refusal is seen where it
-happens: in the handshake, before any HTTP byte."""
+behind them on loopback. The client (tests/tls_client.py) sees where a refusal happens: in the
+handshake, before any HTTP byte."""
 
 from __future__ import annotations
 
 import socket
-import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,9 +16,9 @@ from components.generated import certificate_authority, client_certificate, self
 from components.proxy import ProxyRoute, SiteTls, render_caddyfile
 from components.settings import ProxySettings
 from tests import daemons
+from tests.tls_client import REFUSED, get_health
 
 HOSTNAME = "api.preflight.localhost"
-REFUSED = "refused in the handshake"
 
 
 class Origin:
@@ -38,35 +37,8 @@ class Origin:
 
     def request(self, client: tuple[Path, Path] | None, *, sni: str | None = HOSTNAME, host: str = HOSTNAME,
                 tls12: bool = False) -> str:
-        """GET /health over TLS: the HTTP status line, or REFUSED and the alert when the server ended
-        the handshake (TLS 1.2: the handshake itself fails; TLS 1.3: the alert is the first thing read)."""
-        context = ssl.create_default_context(cafile=str(self.server_cert))
-        context.check_hostname = False  # SNI is chosen per case below; the chain is still verified
-        if tls12:
-            context.maximum_version = ssl.TLSVersion.TLSv1_2
-        if client is not None:
-            context.load_cert_chain(*map(str, client))
-        with socket.create_connection(("127.0.0.1", self.https_port), timeout=10) as raw:
-            try:
-                conn = context.wrap_socket(raw, server_hostname=sni)
-            except ssl.SSLError as error:
-                return f"{REFUSED}: {error.reason} (client side: during the handshake)"
-            with conn:
-                try:
-                    # TLS 1.3: the client's last handshake flight (with its certificate) needs no answer, so
-                    # the server's refusal of it is the first thing the client reads. Read before sending:
-                    # a request the server never reads would turn its close into a reset that loses the alert.
-                    conn.settimeout(1)
-                    try:
-                        conn.recv(1)
-                    except TimeoutError:
-                        pass  # accepted: the server waits for the request
-                    conn.settimeout(10)
-                    conn.sendall(f"GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-                    received = conn.recv(4096)
-                except ssl.SSLError as error:
-                    return f"{REFUSED}: {error.reason} (client side: first read, no HTTP byte)"
-        return received.decode(errors="replace").split("\r\n", 1)[0]
+        return get_health("127.0.0.1", self.https_port, str(self.server_cert),
+                          (str(client[0]), str(client[1])) if client else None, sni=sni, host=host, tls12=tls12)
 
 
 class Upstream(BaseHTTPRequestHandler):

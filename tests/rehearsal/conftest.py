@@ -14,7 +14,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 from pulumi import automation as auto
@@ -68,12 +68,10 @@ class Rehearsed:
         """The client certificate and key Cloudflare would present (the origin refuses TLS without them)."""
         return str(self.certificate.parent / "origin-pull.pem"), str(self.certificate.parent / "origin-pull.key")
 
-    def https(self, server: Server, path: str = "/health", *, method: str = "GET",
-              client_cert: tuple[str, str] | None | Literal["stack's"] = "stack's") -> tuple[int, str]:
+    def https(self, server: Server, path: str = "/health", *, method: str = "GET") -> tuple[int, str]:
         """A request to a server's proxy as the edge sends it: status and body, or 0 and curl's error."""
-        cert = self.client_cert if client_cert == "stack's" else client_cert
         result = subprocess.run(["curl", "-sS", "--max-time", "10", "-X", method, "--cacert", str(self.certificate),
-                                 *(["--cert", cert[0], "--key", cert[1]] if cert else []), "--resolve",
+                                 "--cert", self.client_cert[0], "--key", self.client_cert[1], "--resolve",
                                  f"{HOSTNAME}:443:{server.address}", "-w", "\n%{http_code}", f"https://{HOSTNAME}{path}"],
                                 capture_output=True, text=True)
         body, _, code = result.stdout.rpartition("\n")
