@@ -105,6 +105,10 @@ class ProjectCopy:
     def write_config(self) -> None:
         (self.directory / f"Pulumi.{self.stack_name}.yaml").write_text(yaml.safe_dump(self.document))
 
+    def deploy_argv(self, *args: str) -> list[str]:
+        """`python -m deploy ...` on this copy, as CI runs it (from the project root, with its venv)."""
+        return [str(ROOT / ".venv" / "bin" / "python"), "-m", "deploy", "--project", str(self.directory), *args]
+
     def cli(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
         """The CLI as a user types it, for what the user reads (output text, exit codes)."""
         return subprocess.run(["pulumi", *args, "--stack", self.stack_name, "--non-interactive"], cwd=self.directory,

@@ -38,8 +38,7 @@ class Stack:
     release: int = 0
 
     def deploy(self, *args: str, **popen) -> subprocess.Popen:
-        return subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-m", "deploy", "--project",
-                                 str(self.project.directory), *args], cwd=ROOT, text=True,
+        return subprocess.Popen(self.project.deploy_argv(*args), cwd=ROOT, text=True,
                                 env={**os.environ, "PULUMI_BACKEND_URL": self.project.env["PULUMI_BACKEND_URL"]},
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
 

@@ -82,8 +82,7 @@ class Deployed:
 
     def deploy(self, *args: str) -> subprocess.CompletedProcess:
         """`python -m deploy` on this copy, as CI runs it."""
-        return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "deploy", "--project",
-                               str(self.project.directory), *args], cwd=ROOT, capture_output=True, text=True,
+        return subprocess.run(self.project.deploy_argv(*args), cwd=ROOT, capture_output=True, text=True,
                               env={**os.environ, "PULUMI_BACKEND_URL": self.project.env["PULUMI_BACKEND_URL"]})
 
     def load(self) -> Load:

@@ -90,8 +90,7 @@ def test_a_waiver_without_a_reason_is_refused_by_the_engine(misconfigured, tmp_p
 
 
 def test_the_deploy_preview_report_names_each_violation_and_refuses(misconfigured, tmp_path):
-    result = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "deploy", "--project",
-                             str(misconfigured.directory), "preview", "production", "--report-dir", str(tmp_path)],
+    result = subprocess.run(misconfigured.deploy_argv("preview", "production", "--report-dir", str(tmp_path)),
                             cwd=ROOT, capture_output=True, text=True, env={**os.environ, **misconfigured.env})
     assert result.returncode == 5, result.stderr
     report = json.loads((tmp_path / "preview.json").read_text())

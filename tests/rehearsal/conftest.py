@@ -59,8 +59,7 @@ class Rehearsed:
     figures: dict[str, float] = field(default_factory=dict)
 
     def deploy(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "deploy", "--project",
-                               str(self.project.directory), *args], cwd=ROOT, capture_output=True, text=True,
+        return subprocess.run(self.project.deploy_argv(*args), cwd=ROOT, capture_output=True, text=True,
                               env={**os.environ, **self.env}, timeout=1800)
 
     @property
