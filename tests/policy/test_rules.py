@@ -225,6 +225,12 @@ def test_a_public_stack_without_zone_level_origin_pulls_is_caught(pack, missing)
     assert outcome.rules() == {"PF-EDGE-010"}
 
 
+def test_a_public_stack_whose_proxy_has_no_https_site_to_judge_fails_the_origin_rule(pack):
+    outcome = pack.analyze(mutated(production(), "proxy-sites", setp(template="# no site blocks\n")))
+    assert any("finds no HTTPS site" in v.message for v in outcome.violations if v.rule == "PF-EDGE-010"), \
+        outcome.violations
+
+
 def test_a_public_stack_with_routes_and_no_dns_record_at_all_is_caught(pack):
     # The rule once returned early when there was nothing to compare with.
     without_records = [r for r in production() if r.type != "cloudflare:index/dnsRecord:DnsRecord"]

@@ -35,7 +35,8 @@ def test_https_health_through_every_application_servers_proxy(rehearsed):
 def test_every_application_servers_proxy_refuses_tls_without_the_zones_client_certificate(rehearsed, tmp_path):
     """What the origin does to anyone who is not Cloudflare acting for this zone: no certificate, or one
     of another CA (another zone's), is refused in the handshake on every application server; the
-    stack's own certificate, read from the state, gets 200."""
+    stack's own certificate, read from the state (a secret output), gets 200."""
+    assert rehearsed.project.stack.outputs()["origin_pull_client"].secret
     ca_pem, ca_key = certificate_authority("another zone's origin pulls", days=30)
     cert_pem, key_pem, _ = client_certificate(ca_pem, ca_key, "another zone", days=30)
     other = (str(tmp_path / "other.pem"), str(tmp_path / "other.key"))
