@@ -34,7 +34,10 @@ def rehearse(client_key: str, s3_url: str):
             "kind": "ssh", "user": "deploy", "ssh_keys": {"rehearsal": client_key},
             "servers": [{"address": s.address, "private_address": s.private_address} for s in SERVERS],
             "admin_cidrs": [f"{GATEWAY}/32"], "edge_ranges": {"ipv4": [f"{GATEWAY}/32"], "ipv6": ["fd00:fe::/64"]},
-            "app_subnet": "10.10.2.0/24", "data_device": f"/dev/disk/by-id/{VOLUME_ID}"}
+            "app_subnet": "10.10.2.0/24", "data_device": f"/dev/disk/by-id/{VOLUME_ID}",
+            # Behind a load balancer of yours: each proxy's health port, admitted from app_subnet only.
+            # (The address is only where the edge's records would point; the edge is left out here.)
+            "load_balancer_address": "203.0.113.80"}
         config["preflight:database"]["image"] = IMAGES["database"]
         config["preflight:cache"]["image"] = IMAGES["cache"]
         config["preflight:proxy"]["image"] = IMAGES["proxy"]

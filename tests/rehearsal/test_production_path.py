@@ -72,6 +72,25 @@ def test_the_host_firewall_admits_ssh_from_the_admins_and_web_from_the_edge_only
     assert on(DATA, "sh", "-c", "iptables -S PREFLIGHT-IN").stdout.count(f"-s {GATEWAY}/32") == 2
 
 
+def health_port_answer(source_network: str, address: str, target: str) -> str:
+    """What a plain HTTP GET /health to target:8081 from a throwaway container at `address` gets: the
+    status line, or nothing when the connection is not admitted."""
+    request = f"GET /health HTTP/1.1\\r\\nHost: {HOSTNAME}\\r\\nConnection: close\\r\\n\\r\\n"
+    result = docker("run", "--rm", "--network", source_network, "--ip", address, "preflight-local/debian:bookworm",
+                    "timeout", "5", "bash", "-c", f"exec 3<>/dev/tcp/{target}/8081 && printf '{request}' >&3 && head -1 <&3",
+                    check=False)
+    return result.stdout.strip()
+
+
+def test_the_health_port_answers_the_load_balancers_network_only(rehearsed):
+    """Behind a load balancer (which cannot present the client certificate) each proxy serves its
+    health routes on 8081 over plain HTTP, admitted from app_subnet only by the server's filter."""
+    for server in (APP1, APP2):
+        assert health_port_answer(PRIVATE, "10.10.2.50", server.private_address) == "HTTP/1.1 200 OK", server.name
+        assert health_port_answer(PRIVATE, "10.10.3.50", server.private_address) == "", server.name  # outside app_subnet
+        assert not probe(PUBLIC, "10.250.0.50", server.address, 8081), f"{server.name}:8081 open to the public side"
+
+
 def ssh_as(rehearsed, user: str, *options: str) -> subprocess.CompletedProcess:
     public_key = rehearsed.project.stack.outputs()["operations"].value["ssh_options"][-1].split(" ", 2)[-1]
     return subprocess.run(ssh_argv(f"{user}@{DATA.address}", ["true"], [*pinned_options(public_key), *options]),
