@@ -78,6 +78,9 @@ class SshHost(Strict):
         private = [s.private_address for s in self.servers]
         if len(set(private)) != len(private) or len({s.address for s in self.servers}) != len(self.servers):
             raise _fix("two servers share an address; give each server its own address and private_address")
+        if self.load_balancer_address is not None and not self.multi_host:
+            raise _fix("load_balancer_address is for several servers (the data server first, then the application "
+                       "servers behind it); with one server, remove it and the edge points at the server")
         if self.multi_host and self.app_subnet is None:
             raise _fix("several servers need app_subnet: the private network holding the application servers' "
                        "private addresses (e.g. 10.10.2.0/24), from which the data server admits Postgres and Redis")

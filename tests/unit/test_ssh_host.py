@@ -51,6 +51,11 @@ def test_several_servers_need_the_application_subnet():
     assert problem.startswith("preflight:host: several servers need app_subnet")
 
 
+def test_a_load_balancer_in_front_of_one_server_is_refused():
+    [problem] = problems(ssh_production(servers=SERVERS[:1], app_subnet=None, load_balancer_address="198.51.100.50"))
+    assert "load_balancer_address is for several servers" in problem and "remove it" in problem
+
+
 def test_an_application_server_outside_the_application_subnet_is_refused():
     [problem] = problems(ssh_production(app_subnet="10.10.3.0/24"))
     assert "must hold every application server's private_address" in problem and "10.10.2.11" in problem
