@@ -77,7 +77,9 @@ def test_data_stays_on_the_first_server_and_everything_else_on_the_application_s
         # Migrations run once per release, on the first application server.
         assert on_host == sorted(expected + (["preflight-api-app1-migrate"] if index == 1 else []))
     [data] = [s for s in three.mocks.of_type(SERVER) if s.inputs["labels"]["preflight-role"] == "data"]
-    apps = [s for s in three.mocks.of_type(SERVER) if s.inputs["labels"]["preflight-role"] == "app"]
+    # By name: the mocks register resources in the order their inputs resolve, not the program's.
+    apps = sorted((s for s in three.mocks.of_type(SERVER) if s.inputs["labels"]["preflight-role"] == "app"),
+                  key=lambda s: s.inputs["name"])
     assert data.inputs["name"] == "preflight-production-1" and data.protect
     assert [s.inputs["name"] for s in apps] == [f"preflight-production-1-app{i}" for i in (1, 2, 3)]
     assert [s.inputs["networks"][0]["ip"] for s in apps] == ["10.10.2.10", "10.10.2.11", "10.10.2.12"]
