@@ -6,8 +6,17 @@ from __future__ import annotations
 
 import socket
 import ssl
+from pathlib import Path
 
 REFUSED = "refused in the handshake"
+
+
+def write_pair(directory: Path, name: str, cert_pem: str, key_pem: str) -> tuple[str, str]:
+    """A client's certificate and key as the files a TLS client loads: (name.pem, name.key) in `directory`."""
+    files = (directory / f"{name}.pem", directory / f"{name}.key")
+    for path, pem in zip(files, (cert_pem, key_pem), strict=True):
+        path.write_text(pem)
+    return str(files[0]), str(files[1])
 
 
 def get_health(address: str, port: int, cafile: str, client: tuple[str, str] | None, *, sni: str | None, host: str,

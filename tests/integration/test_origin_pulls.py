@@ -16,7 +16,7 @@ from components.generated import certificate_authority, client_certificate, self
 from components.proxy import ProxyRoute, SiteTls, render_caddyfile
 from components.settings import ProxySettings
 from tests import daemons
-from tests.tls_client import REFUSED, get_health
+from tests.tls_client import REFUSED, get_health, write_pair
 
 HOSTNAME = "api.preflight.localhost"
 
@@ -25,20 +25,14 @@ class Origin:
     def __init__(self, workdir: Path, https_port: int, health_port: int, server_cert: Path):
         self.workdir, self.https_port, self.health_port, self.server_cert = workdir, https_port, health_port, server_cert
 
-    def client(self, name: str, authority: tuple[str, str] | None) -> tuple[Path, Path] | None:
-        """A client certificate signed by `authority` (cert, key PEM), written to files; None: no certificate."""
-        if authority is None:
-            return None
+    def client(self, name: str, authority: tuple[str, str]) -> tuple[str, str]:
+        """A client certificate signed by `authority` (cert, key PEM), written to files."""
         cert_pem, key_pem, _ = client_certificate(*authority, common_name=name, days=30)
-        cert, key = self.workdir / f"{name}.pem", self.workdir / f"{name}.key"
-        cert.write_text(cert_pem)
-        key.write_text(key_pem)
-        return cert, key
+        return write_pair(self.workdir, name, cert_pem, key_pem)
 
-    def request(self, client: tuple[Path, Path] | None, *, sni: str | None = HOSTNAME, host: str = HOSTNAME,
+    def request(self, client: tuple[str, str] | None, *, sni: str | None = HOSTNAME, host: str = HOSTNAME,
                 tls12: bool = False) -> str:
-        return get_health("127.0.0.1", self.https_port, str(self.server_cert),
-                          (str(client[0]), str(client[1])) if client else None, sni=sni, host=host, tls12=tls12)
+        return get_health("127.0.0.1", self.https_port, str(self.server_cert), client, sni=sni, host=host, tls12=tls12)
 
 
 class Upstream(BaseHTTPRequestHandler):

@@ -22,6 +22,7 @@ from pulumi import automation as auto
 from tests.engine.conftest import ProjectCopy, cloud_copy, docker_engine, engine, free_port  # noqa: F401 (fixtures)
 from tests.rehearsal.servers import GATEWAY, SERVERS, VOLUME_ID, Rehearsal, Server
 from tests.stack_config import ROOT
+from tests.tls_client import write_pair
 
 IMAGES = {"database": "preflight-local/postgres:15", "cache": "preflight-local/redis:7", "proxy": "preflight-local/caddy:2",
           "backup": "preflight-local/backup:1", "app": "preflight-sample-app:0.1.0"}
@@ -60,15 +61,12 @@ class Rehearsed:
     certificate: Path
     first_up_error: str
     figures: dict[str, float] = field(default_factory=dict)
+    # The client certificate and key files Cloudflare would present (the origin refuses TLS without them).
+    client_cert: tuple[str, str] = ("", "")
 
     def deploy(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(self.project.deploy_argv(*args), cwd=ROOT, capture_output=True, text=True,
                               env={**os.environ, **self.env}, timeout=1800)
-
-    @property
-    def client_cert(self) -> tuple[str, str]:
-        """The client certificate and key Cloudflare would present (the origin refuses TLS without them)."""
-        return str(self.certificate.parent / "origin-pull.pem"), str(self.certificate.parent / "origin-pull.key")
 
     def https(self, server: Server, path: str = "/health", *, method: str = "GET") -> tuple[int, str]:
         """A request to a server's proxy as the edge sends it: status and body, or 0 and curl's error."""
@@ -145,8 +143,7 @@ def rehearsed(engine, docker_engine, tmp_path_factory):  # noqa: F811 (fixtures 
         outputs = project.stack.outputs()
         rehearsed.certificate.write_text(outputs["tls_certificate_pem"].value)
         client = outputs["origin_pull_client"].value
-        for path, pem in zip(rehearsed.client_cert, (client["cert_pem"], client["key_pem"]), strict=True):
-            Path(path).write_text(pem)
+        rehearsed.client_cert = write_pair(workdir, "origin-pull", client["cert_pem"], client["key_pem"])
         yield rehearsed
         for name, seconds in rehearsed.figures.items():
             print(f"[rehearsal] {name}: {seconds:.1f} s")

@@ -8,14 +8,13 @@ import json
 import os
 import subprocess
 import time
-from pathlib import Path
 
 from bench.load import Load
 from components.generated import certificate_authority, client_certificate
 from components.remote_exec import pinned_options, ssh_argv
 from tests.rehearsal.conftest import HOSTNAME
 from tests.rehearsal.servers import GATEWAY, PRIVATE, PUBLIC, SERVERS, docker, on
-from tests.tls_client import REFUSED, get_health
+from tests.tls_client import REFUSED, get_health, write_pair
 
 DATA, APP1, APP2 = SERVERS
 
@@ -39,9 +38,7 @@ def test_every_application_servers_proxy_refuses_tls_without_the_zones_client_ce
     assert rehearsed.project.stack.outputs()["origin_pull_client"].secret
     ca_pem, ca_key = certificate_authority("another zone's origin pulls", days=30)
     cert_pem, key_pem, _ = client_certificate(ca_pem, ca_key, "another zone", days=30)
-    other = (str(tmp_path / "other.pem"), str(tmp_path / "other.key"))
-    for path, pem in zip(other, (cert_pem, key_pem), strict=True):
-        Path(path).write_text(pem)
+    other = write_pair(tmp_path, "other", cert_pem, key_pem)
     for server in (APP1, APP2):
         results = {name: get_health(server.address, 443, str(rehearsed.certificate), client, sni=HOSTNAME, host=HOSTNAME)
                    for name, client in (("none", None), ("another CA's", other), ("the stack's", rehearsed.client_cert))}
