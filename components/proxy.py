@@ -187,9 +187,10 @@ class ReverseProxy(pulumi.ComponentResource):
         self.caddyfile = render_main(settings, sorted({r.hostname for r in routes}), sites_file=SITES_FILE)
         files = [SecretFile(CONFIG_FILE, self.caddyfile), SecretFile(SITES_FILE, SITES_PLACEHOLDER),
                  SecretFile(CERT_FILE, certificate.cert_pem), SecretFile(KEY_FILE, pulumi.Output.secret(certificate.key_pem))]
+        tls = SiteTls()
         if certificate.client_ca_pem is not None:
             files.append(SecretFile(CLIENT_CA_FILE, certificate.client_ca_pem))
-        tls = SiteTls(client_ca_file=CLIENT_CA_FILE if certificate.client_ca_pem is not None else None)
+            tls = SiteTls(client_ca_file=CLIENT_CA_FILE)
         health_port = settings.health_port if load_balanced else None
         # The health port is published on every address: what keeps it private is the firewall (Hetzner's
         # admits only 22/80/443 publicly; servers you have: the host filter admits it from app_subnet).

@@ -142,14 +142,16 @@ def site_demands(addresses: list[str], site: list[str]) -> str | None:
     return None
 
 
-def proxy_demand_problems(config: str) -> list[str]:
-    """What keeps one proxy config from refusing TLS without the zone's client certificate."""
+def proxy_demand_problems(config: str) -> tuple[list[str], int]:
+    """What keeps one proxy config from refusing TLS without the zone's client certificate, and how
+    many HTTPS sites it has to judge (nginx: its one server, counted as one)."""
     if is_nginx(config):
         verified = re.search(r"^\s*ssl_verify_client\s+on\s*;", config, re.M)
         trusted = re.search(r"^\s*ssl_client_certificate\s+\S+", config, re.M)
-        return [] if verified and trusted else ["the proxy (nginx) needs ssl_verify_client on and ssl_client_certificate"]
-    return [p for addresses, site in caddyfile.sites(config) if caddyfile.serves_https(addresses)
-            for p in [site_demands(addresses, site)] if p]
+        return ([] if verified and trusted else ["the proxy (nginx) needs ssl_verify_client on and ssl_client_certificate"],
+                1)
+    https_sites = [(addresses, site) for addresses, site in caddyfile.sites(config) if caddyfile.serves_https(addresses)]
+    return [p for addresses, site in https_sites for p in [site_demands(addresses, site)] if p], len(https_sites)
 
 
 def origin_pulls(resources: Sequence[PolicyResource]):
@@ -169,10 +171,14 @@ def origin_pulls(resources: Sequence[PolicyResource]):
             yield (f"upload the zone's own client certificate for zone {zone} (cloudflare.AuthenticatedOriginPullsCertificate); "
                    "without it Cloudflare presents the certificate it shares with every account", record)
     proxies = [c for c in of_type(resources, CONTAINER) if role(c.props) == "proxy"]
-    carriers = [r for r in [*proxies, *of_type(resources, DYNAMIC)] if proxy_config(r.props)]
-    problems = [(p, r) for r in carriers for p in proxy_demand_problems(proxy_config(r.props))]
-    https_sites = [s for r in carriers for s in caddyfile.sites(proxy_config(r.props)) if caddyfile.serves_https(s[0])]
-    if proxies and not https_sites and not any(is_nginx(proxy_config(r.props)) for r in carriers):
+    problems, judged = [], 0
+    for carrier in [*proxies, *of_type(resources, DYNAMIC)]:
+        config = proxy_config(carrier.props)
+        if config:
+            found, sites = proxy_demand_problems(config)
+            problems += [(p, carrier) for p in found]
+            judged += sites
+    if proxies and not judged:
         yield "the pack finds no HTTPS site in the proxy's config to check for client certificates", proxies[0]
     yield from problems
 
