@@ -1,4 +1,4 @@
-"""Typed settings of the cloud stacks: the Hetzner host, the Cloudflare edge, external monitoring.
+"""Typed settings of the cloud stacks: the Hetzner host and the Cloudflare edge.
 
 Part of the settings (components/settings.py composes them into StackSettings); nothing here
 reads config.
@@ -169,11 +169,3 @@ class EdgeSettings(Strict):
     hsts_max_age_s: int = Field(31536000, ge=0)
     rate_limit: RateLimit = RateLimit()
     origin_pulls: OriginPullSettings = OriginPullSettings()
-
-
-class MonitoringSettings(Strict):
-    """External checks of every public /health URL, reporting to the on-call address."""
-
-    on_call_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
-    interval_s: int = Field(60, ge=15, le=3600)
-    retries: int = Field(2, ge=0, le=5)

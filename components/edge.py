@@ -13,10 +13,11 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from .cloud_settings import EdgeSettings, MonitoringSettings
+from .cloud_settings import EdgeSettings
 from .generated import GeneratedKeyAndCsr
 from .origin_pulls import OriginPullCertificates
 from .proxy import TlsCertificate
+from .settings.monitoring import MonitoringSettings
 
 # 15 years: the longest Cloudflare issues; the certificate is trusted only by Cloudflare itself.
 ORIGIN_CERT_DAYS = 5475

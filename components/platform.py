@@ -187,7 +187,6 @@ class Platform(pulumi.ComponentResource):
             return None
         from .edge import CloudflareEdge  # pulumi_cloudflare takes seconds to import: only where it is used
 
-        assert settings.monitoring is not None  # the settings require it wherever the edge is
         assert self.origin_pulls is not None  # made wherever the edge is
         return CloudflareEdge(f"{name}-edge", settings.edge, settings.monitoring, hostnames=self.hostnames,
                               health_paths={r.hostname: r.health_path for r in routes}, origin_pulls=self.origin_pulls,

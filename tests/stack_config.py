@@ -26,4 +26,5 @@ def engine_config(raw: dict[str, Any]) -> dict[str, str]:
 
 # Placeholder values for the config secrets the shipped cloud stacks require.
 CLOUD_SECRETS = {"sentryDsn": "https://public@sentry.example.com/1", "backupPassword": "b" * 40,
-                 "backupS3AccessKeyId": "AKIAEXAMPLEEXAMPLE00", "backupS3SecretAccessKey": "s" * 40}
+                 "backupS3AccessKeyId": "AKIAEXAMPLEEXAMPLE00", "backupS3SecretAccessKey": "s" * 40,
+                 "alertsSlackUrl": "https://hooks.slack.com/services/T000/B000/" + "x" * 24}

@@ -25,19 +25,24 @@ def environment_matches_stack(s: StackSettings) -> None:
 
 
 def cloud_sections_where_they_belong(s: StackSettings) -> None:
-    """Cloud environments run on public servers behind the edge, with monitoring; local has neither."""
+    """Cloud environments run on public servers behind the edge, watched by Cloudflare too; local has neither."""
     if s.environment in CLOUD_ENVIRONMENTS:
         if s.host.kind not in PUBLIC_HOSTS:
             raise fix_at(("host", "kind"), "{env} runs on public servers: set kind: hetzner (server_name, "
                          "network_name, ssh_keys, admin_cidrs) or kind: ssh (servers you have: servers, ssh_keys, "
                          "admin_cidrs)", env=s.environment)
-        for section in ("edge", "monitoring"):
-            if getattr(s, section) is None:
-                raise fix_at((section,), "{env} needs preflight:{section} (see the README's cloud stacks section)",
-                             env=s.environment, section=section)
-    elif s.edge is not None or s.monitoring is not None:
-        raise fix_at(("edge" if s.edge is not None else "monitoring",), "the Cloudflare edge and monitoring need "
-                     "a public host (host.kind: hetzner or ssh); remove this section from the {env} stack",
+        if s.edge is None:
+            raise fix_at(("edge",), "{env} needs preflight:edge (see the README's cloud stacks section)",
+                         env=s.environment)
+        if s.monitoring.on_call_email is None:
+            raise fix_at(("monitoring", "on_call_email"), "{env} needs an on-call address for Cloudflare's health "
+                         "checks of the public URLs: set preflight:monitoring.on_call_email", env=s.environment)
+    elif s.edge is not None:
+        raise fix_at(("edge",), "the Cloudflare edge needs a public host (host.kind: hetzner or ssh); remove "
+                     "this section from the {env} stack", env=s.environment)
+    elif s.monitoring.on_call_email is not None:
+        raise fix_at(("monitoring", "on_call_email"), "Cloudflare's health checks need the edge of a cloud stack; "
+                     "remove on_call_email from the {env} stack (its alerts go to monitoring.receivers)",
                      env=s.environment)
 
 
@@ -60,6 +65,20 @@ def backup_secrets_are_declared(s: StackSettings) -> None:
         if secret is not None and secret not in s.secrets:
             raise fix_at(path, "unknown secret {secret}; declare it under preflight:secrets (known: {known})",
                          secret=secret, known=listing(s.secrets))
+
+
+def monitoring_reaches_the_team(s: StackSettings) -> None:
+    """Its secrets are declared config secrets; production sends critical alerts somewhere."""
+    for setting, secret in s.monitoring.secrets:
+        if secret not in s.secrets:
+            raise fix_at(setting.replace("[", ".").replace("]", "").split("."), "unknown secret {secret}; declare it "
+                         "under preflight:secrets with source: config (known: {known})", secret=secret,
+                         known=listing(s.secrets))
+    if s.environment == "production" and s.monitoring.enabled and not s.monitoring.receivers:
+        raise fix_at(("monitoring", "receivers"), "production sends its critical alerts to the team: add a receiver "
+                     "(kind: webhook, slack, discord or email), e.g. kind: slack with url_secret naming a config secret")
+    if s.environment == "production" and not s.monitoring.enabled:
+        raise fix_at(("monitoring", "enabled"), "production is monitored: remove enabled: false")
 
 
 def cloud_backups_leave_the_server(s: StackSettings) -> None:
@@ -98,5 +117,5 @@ def services_start_in_some_order(s: StackSettings) -> None:
 
 
 CHECKS = (environment_matches_stack, cloud_sections_where_they_belong, no_secret_takes_a_platform_name,
-          backup_secrets_are_declared, cloud_backups_leave_the_server, services_name_what_exists,
+          backup_secrets_are_declared, monitoring_reaches_the_team, cloud_backups_leave_the_server, services_name_what_exists,
           routes_are_distinct, services_start_in_some_order)

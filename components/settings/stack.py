@@ -6,12 +6,13 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..cloud_settings import EdgeSettings, MonitoringSettings
+from ..cloud_settings import EdgeSettings
 from ..setting_types import Domain, Name, Strict
 from .backup import BackupSettings
 from .checks import CHECKS
 from .data import CacheSettings, DatabaseSettings
 from .host import HostSettings
+from .monitoring import MonitoringSettings
 from .proxy import ProxySettings
 from .secrets import SecretSpec
 from .services import Route, ServiceSettings, service_start_order
@@ -23,7 +24,7 @@ class StackSettings(Strict):
     domain: Domain
     host: HostSettings
     edge: EdgeSettings | None = None
-    monitoring: MonitoringSettings | None = None
+    monitoring: MonitoringSettings = MonitoringSettings()
     database: DatabaseSettings = DatabaseSettings()
     cache: CacheSettings = CacheSettings()
     proxy: ProxySettings = ProxySettings()

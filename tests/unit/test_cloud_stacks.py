@@ -192,8 +192,8 @@ def test_cloud_stacks_need_a_hetzner_host_an_edge_and_monitoring():
     del raw["monitoring"]
     with pytest.raises(SettingsError) as caught:
         parse_settings("production", raw, set(SECRETS))
-    assert caught.value.problems == ["preflight:monitoring: production needs preflight:monitoring (see the README's "
-                                     "cloud stacks section)"]
+    assert caught.value.problems == ["preflight:monitoring.on_call_email: production needs an on-call address for "
+                                     "Cloudflare's health checks of the public URLs: set preflight:monitoring.on_call_email"]
 
 
 def test_ssh_open_to_the_world_is_refused():

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from components import cloud_settings, ssh_settings
 from components import settings as s
+from components.settings import monitoring
 from tests.stack_config import ROOT
 
 # The models behind each README row (nested models' fields are listed in the same row).
@@ -17,7 +18,8 @@ ROWS: dict[str, tuple[type[BaseModel], ...]] = {
     "host": (s.LocalHost, cloud_settings.HetznerHost, cloud_settings.LoadBalancerSettings, ssh_settings.SshHost,
              ssh_settings.SshServer, cloud_settings.CloudflareRanges),
     "edge": (cloud_settings.EdgeSettings, cloud_settings.RateLimit),
-    "monitoring": (cloud_settings.MonitoringSettings,),
+    "monitoring": (monitoring.MonitoringSettings, monitoring.Thresholds, monitoring.WebhookReceiver,
+                   monitoring.ChatReceiver, monitoring.EmailReceiver, monitoring.Queue),
     "backup": (s.BackupSettings, s.Retention, s.S3Repository, s.RestoreChecks),
     "database": (s.DatabaseSettings,),
     "cache": (s.CacheSettings,),
@@ -33,7 +35,7 @@ def readme_rows() -> dict[str, str]:
 
 
 # Sections only cloud stacks have: a declaration in Pulumi.yaml would make them required everywhere.
-CLOUD_ONLY = {"edge", "monitoring"}
+CLOUD_ONLY = {"edge"}
 
 
 def test_pulumi_yaml_declares_every_top_level_setting_every_stack_has():
