@@ -17,9 +17,9 @@ from .containers import SecretFile, baseline_args, networks, secret_path, upload
 from .host import Host
 from .images import remote_image
 from .settings import BackupSettings, Healthcheck, Limits, S3Repository
+from .settings.backup import GRACE_S
 
 VOLUME_REPOSITORY = "/repo/restic"
-GRACE_S = 600
 # The first backup runs before the job reports healthy: give it time on a large database.
 FIRST_BACKUP_S = 900
 

@@ -9,6 +9,9 @@ from pydantic import Field, model_validator
 from ..setting_types import ImageRef, Name, Strict
 from .errors import fix
 
+# How long past its interval a backup may be before the job is unhealthy and the alert fires.
+GRACE_S = 600
+
 
 class VolumeRepository(Strict):
     """A Docker volume on the host (local stack): proves the mechanics, not off-site safety."""
