@@ -82,11 +82,14 @@ def test_routes_without_a_probe_fire_and_no_routes_means_no_absence_rule():
         'probe_success{job="routes"} == 0']
 
 
-def test_known_certificates_get_a_rule_each_labelled_with_their_name():
-    due = [r for r in rules_of(settings(), certificates={"origin_pull_client": 1_800_000_000}) if r["alert"] ==
-           "CertificateRenewalDue"]
-    assert [r["labels"].get("certificate") for r in due] == [None, "origin_pull_client"]
-    assert due[1]["expr"] == "vector(1800000000 - time()) < 2592000"
+def test_known_certificates_are_watched_by_name_in_one_rule():
+    due = [r for r in rules_of(settings(), certificates={"origin_pull_client": 1_800_000_000, "other": 1_900_000_000})
+           if r["alert"] == "CertificateRenewalDue"]
+    assert due[0]["expr"] == 'probe_ssl_earliest_cert_expiry{job="routes"} - time() < 2592000'
+    assert due[1]["expr"] == (
+        '(label_replace(vector(1800000000 - time()), "certificate", "origin_pull_client", "", "") or '
+        'label_replace(vector(1900000000 - time()), "certificate", "other", "", "")) < 2592000')
+    assert len([r for r in rules_of(settings()) if r["alert"] == "CertificateRenewalDue"]) == 1
 
 
 def test_the_rendered_rules_are_the_rule_dict():
