@@ -21,7 +21,8 @@ from tests.stack_config import ROOT
 REQUIRED_BINARIES = {"caddy": "caddy", "redis-server": "redis-server", "redis-cli": "redis-tools",
                      "openssl": "openssl", "curl": "curl", "runuser": "util-linux", "unshare": "util-linux",
                      "iptables": "iptables", "sshd": "openssh-server", "ssh-keygen": "openssh-client",
-                     "ssh-agent": "openssh-client", "apt-cacher-ng": "apt-cacher-ng"}
+                     "ssh-agent": "openssh-client", "apt-cacher-ng": "apt-cacher-ng",
+                     "promtool": "prometheus", "amtool": "prometheus-alertmanager"}
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
