@@ -204,7 +204,8 @@ def certificate_rules(monitoring: MonitoringSettings, certificates: Mapping[str,
     remaining = " or ".join(
         f'label_replace(vector({not_after:.0f} - time()), "certificate", {quoted(name.replace("$", "$$"))}, "", "")'
         for name, not_after in sorted(certificates.items()))
-    known = alert(monitoring, "CertificateRenewalDue", f"({remaining}) < {renew_s}", "warning",
+    # `source` tells this rule from the probes' (Prometheus' lint refuses two rules of one alert with the same labels).
+    known = alert(monitoring, "CertificateRenewalDue", f"({remaining}) < {renew_s}", "warning", labels={"source": "deploy"},
                   summary="The certificate {{ $labels.certificate }} expires soon",
                   description=f"The certificate {{{{ $labels.certificate }}}} expires in {SECONDS} (threshold {days} days).")
     return [served, known]

@@ -89,6 +89,7 @@ def test_known_certificates_are_watched_by_name_in_one_rule():
     assert due[1]["expr"] == (
         '(label_replace(vector(1800000000 - time()), "certificate", "origin_pull_client", "", "") or '
         'label_replace(vector(1900000000 - time()), "certificate", "other", "", "")) < 2592000')
+    assert due[1]["labels"] == {"severity": "warning", "source": "deploy"}
     assert len([r for r in rules_of(settings()) if r["alert"] == "CertificateRenewalDue"]) == 1
 
 
