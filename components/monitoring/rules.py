@@ -11,8 +11,7 @@ postgres_exporter, redis_exporter, and Preflight's container and backup metrics.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -51,11 +50,6 @@ def quoted(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def one_of(values: Iterable[str]) -> str:
-    """A PromQL regex literal matching exactly these values."""
-    return quoted("|".join(re.escape(value) for value in values))
-
-
 def alert(monitoring: MonitoringSettings, name: str, expr: str, severity: Severity | None, *, summary: str,
           description: str, for_s: int | None = None, labels: Mapping[str, str] | None = None) -> Rule:
     return {"alert": name, "expr": expr, "for": duration(monitoring.for_s(name) if for_s is None else for_s),
@@ -69,7 +63,7 @@ def route_rules(monitoring: MonitoringSettings, routes: Sequence[str]) -> list[R
                  summary="Route {{ $labels.route }} is down",
                  description=f"The probe of {{{{ $labels.instance }}}} (route {{{{ $labels.route }}}}) has failed for {held}.")
     # A route with no probe target at all would never be seen down; its `up` carries the route label.
-    # (`reason` tells the rules apart: Prometheus refuses two rules of one alert with the same labels.)
+    # (`reason` tells the rules apart: promtool's lint reports two rules of one alert with the same labels.)
     unprobed = " or ".join(f'absent(up{{job="routes", route={quoted(route)}}})' for route in routes)
     if not unprobed:
         return [down]
@@ -204,7 +198,7 @@ def certificate_rules(monitoring: MonitoringSettings, certificates: Mapping[str,
     remaining = " or ".join(
         f'label_replace(vector({not_after:.0f} - time()), "certificate", {quoted(name.replace("$", "$$"))}, "", "")'
         for name, not_after in sorted(certificates.items()))
-    # `source` tells this rule from the probes' (Prometheus' lint refuses two rules of one alert with the same labels).
+    # `source` tells this rule from the probes' (promtool's lint reports two rules of one alert with the same labels).
     known = alert(monitoring, "CertificateRenewalDue", f"({remaining}) < {renew_s}", "warning", labels={"source": "deploy"},
                   summary="The certificate {{ $labels.certificate }} expires soon",
                   description=f"The certificate {{{{ $labels.certificate }}}} expires in {SECONDS} (threshold {days} days).")
