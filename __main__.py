@@ -32,4 +32,10 @@ pulumi.export("operations", {
     "database_image": loaded.settings.database.image,
     "internal_network": platform.host.internal_network.name,
     "restore_checks": loaded.settings.backup.checks.model_dump(),
+    # Where `python -m deploy alerts` asks (inside the containers; nothing of it is published).
+    "monitoring": None if platform.monitoring is None else {
+        "prometheus": platform.monitoring.prometheus.name,
+        "alertmanager": platform.monitoring.alertmanager.name,
+        "receivers": [receiver.kind for receiver in loaded.settings.monitoring.receivers],
+    },
 })

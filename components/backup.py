@@ -48,9 +48,11 @@ def backup_env(settings: BackupSettings, interval_s: int) -> dict[str, str]:
 class Backup(pulumi.ComponentResource):
     def __init__(self, name: str, settings: BackupSettings, *, interval_s: int, host: Host, stack: str,
                  secret_files: Mapping[str, pulumi.Input[str]], protect: bool,
-                 data_volumes: Mapping[str, pulumi.Input[str]] = {}, opts: pulumi.ResourceOptions | None = None):
+                 data_volumes: Mapping[str, pulumi.Input[str]] = {},
+                 metrics: tuple[pulumi.Input[str], str] | None = None, opts: pulumi.ResourceOptions | None = None):
         """secret_files: backup_password, database_url and, for S3, the two access key files;
-        data_volumes: path in the job -> a volume backed up as files next to the dump (read-only)."""
+        data_volumes: path in the job -> a volume backed up as files next to the dump (read-only);
+        metrics: (volume, path) where the job writes its figures for the monitoring."""
         super().__init__("preflight:index:Backup", name, None, opts)
         image = remote_image(f"{name}-image", settings.image, host.child_opts(self))
         files = [SecretFile(secret_path(n), v) for n, v in sorted(secret_files.items())]
@@ -65,6 +67,9 @@ class Backup(pulumi.ComponentResource):
         self.env = backup_env(settings, interval_s)
         if data_volumes:
             self.env["BACKUP_EXTRA_PATHS"] = " ".join(sorted(data_volumes))
+        if metrics is not None:
+            volumes.append(docker.ContainerVolumeArgs(volume_name=metrics[0], container_path=metrics[1]))
+            self.env["BACKUP_METRICS_DIR"] = metrics[1]
         self.container = docker.Container(
             name,
             **baseline_args(image=image.image_id, stack=stack, component="backup", role="backup",

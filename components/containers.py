@@ -30,8 +30,12 @@ def secret_path(name: str) -> str:
     return f"{SECRETS_DIR}/{name}"
 
 
-def labels(stack: str, component: str, role: str = "service", public: bool = False) -> list[docker.ContainerLabelArgs]:
+def labels(stack: str, component: str, role: str = "service", public: bool = False,
+           service: str | None = None) -> list[docker.ContainerLabelArgs]:
+    """service: the service's name in the settings (its containers' component names carry the server's suffix)."""
     values = {"preflight.stack": stack, "preflight.component": component, "preflight.role": role}
+    if service is not None:
+        values["preflight.service"] = service
     if public:
         values["preflight.public"] = "true"  # routed by the proxy: takes traffic from the internet
     return [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(values.items())]
@@ -99,12 +103,13 @@ def baseline_args(
     public: bool = False,
     restart: str = "unless-stopped",
     command: Sequence[str] | None = None,
+    service: str | None = None,
 ) -> dict:
     """Arguments every long-running container shares; callers add networks, env, uploads, ports."""
     return {
         "image": image,
         "command": list(command) if command else None,
-        "labels": labels(stack, component, role, public),
+        "labels": labels(stack, component, role, public, service),
         "healthcheck": healthcheck_args(healthcheck),
         "restart": restart,
         "log_driver": "json-file",

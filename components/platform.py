@@ -12,6 +12,8 @@ from .cloud_settings import HetznerHost
 from .containers import secret_path
 from .database import Database
 from .hosts import create_hosts
+from .monitoring.monitoring import TEXTFILE_DIR, Monitoring
+from .monitoring.scrape import ProbedRoute
 from .origin_pulls import OriginPullCertificates
 from .platform_secrets import BACKUP_PASSWORD_LENGTH, GENERATED_BACKUP_PASSWORD, GENERATED_LENGTHS
 from .proxy import ProxyRoute, ReverseProxy, TlsCertificate
@@ -57,8 +59,11 @@ class Platform(pulumi.ComponentResource):
         self.cache = Cache(f"{name}-redis", settings.cache, password=self.secrets.value("redis_password"),
                            host=self.host, stack=settings.stack, protect=settings.protect_data, opts=child)
 
+        # Where jobs leave their figures for the monitoring (the backup's last success, the last good drill).
+        self.job_metrics = self.host.data_volume(f"{name}-job-metrics", settings.stack, self, settings.protect_data)
         self.backup = Backup(f"{name}-backup", settings.backup, interval_s=settings.backup_interval_s, host=self.host,
                              stack=settings.stack, secret_files=self._backup_secrets(settings), protect=settings.protect_data,
+                             metrics=(self.job_metrics.name, TEXTFILE_DIR),
                              data_volumes={"/redis": self.cache.volume.name} if settings.cache.holds_data else {},
                              opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database]))
 
@@ -82,6 +87,7 @@ class Platform(pulumi.ComponentResource):
         for index, app_host in enumerate(self.hosts.apps, start=1):
             previous_gate = self._applications(name, loaded, index, app_host, routes, previous_gate)
         self.proxy = self.proxies[0]
+        self.monitoring = self._monitoring(name, loaded, routes, child) if settings.monitoring.enabled else None
         if self.edge is not None:
             self.edge.route_to(self._edge_records(settings), after=previous_gate or self.proxies)
 
@@ -130,6 +136,28 @@ class Platform(pulumi.ComponentResource):
         if self.load_balancer is None:  # the local rehearsal: Docker's healthchecks are the gate
             return [proxy.site_blocks, proxy, *on_host.values()]
         return [self._roll_out(name, index, loaded, app_host, proxy, list(on_host.values()))]
+
+    def _monitoring(self, name: str, loaded: LoadedSettings, routes: list[ProxyRoute],
+                    child: pulumi.ResourceOptions) -> Monitoring:
+        """On the data server, watching the proxies that share its Docker engine (one server; the local
+        rehearsal's application servers)."""
+        settings = loaded.settings
+        watched = [(proxy, app) for proxy, app in zip(self.proxies, self.hosts.apps, strict=True)
+                   if app.provider is self.host.provider]
+        probed = [ProbedRoute(n, settings.hostname(s.route), s.route.health_path)
+                  for n, s in sorted(settings.services.items()) if s.route is not None]
+        client = (self.origin_pulls.client.cert_pem, self.origin_pulls.client.key_pem) if self.origin_pulls else None
+        return Monitoring(
+            f"{name}-monitoring", settings.monitoring, host=self.host, stack=settings.stack, protect=settings.protect_data,
+            rpo_s=settings.backup_interval_s, routes=probed, proxies=[p.container.name for p, _ in watched],
+            proxy_networks=[app.edge_network.name for _, app in watched],
+            secrets={secret: self.secrets.value(secret) for _, secret in settings.monitoring.secrets},
+            database=(settings.database.name, settings.database.user, self.secrets.value("postgres_password")),
+            cache_password=self.secrets.value("redis_password"),
+            data_volumes={"postgres": self.database.volume.name, "redis": self.cache.volume.name},
+            metrics_volume=self.job_metrics.name,
+            proxy_ca_pem=self.certificate.cert_pem if self.edge is None else None, client_certificate=client,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database, self.cache, *self.proxies]))
 
     def _edge_records(self, settings: StackSettings) -> list[tuple[str, pulumi.Input[str]]]:
         """Where Cloudflare sends traffic: our load balancer once every server serves, else the

@@ -15,6 +15,7 @@ import pulumi_docker as docker
 from .containers import SecretFile, baseline_args, networks, uploads
 from .host import Host
 from .images import remote_image
+from .monitoring.scrape import PROXY_METRICS_PORT
 from .proxy_sites import CONFIG_FILE, SITES_FILE, ProxySites
 from .settings import ProxySettings
 
@@ -99,6 +100,10 @@ def render_main(settings: ProxySettings, hostnames: Sequence[str], *, listen_por
         # A reload lets requests in flight on the old routes finish (the old release is drained)
         # for up to this long before the old routes are dropped.
         f"\tgrace_period {DRAIN_S}s",
+        # Request metrics (Caddy 2.6 keeps none unless asked), served below for the monitoring.
+        "\tservers {",
+        "\t\tmetrics",
+        "\t}",
         *default_sni,
         *listen,
         "}",
@@ -112,6 +117,11 @@ def render_main(settings: ProxySettings, hostnames: Sequence[str], *, listen_por
         "",
         "http:// {",
         f"\tredir https://{{host}}{settings.public_port_suffix}{{uri}} 308",
+        "}",
+        "",
+        # Request metrics for the monitoring, on the edge network only (never published).
+        f"http://:{PROXY_METRICS_PORT} {{",
+        "\tmetrics /metrics",
         "}",
     ]
     if sites_file:

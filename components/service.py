@@ -76,7 +76,7 @@ class Service(pulumi.ComponentResource):
             name,
             **baseline_args(image=image.image_id, stack=stack, component=name, limits=settings.limits,
                             healthcheck=settings.healthcheck, restart=settings.restart, command=settings.command,
-                            public=settings.route is not None),
+                            public=settings.route is not None, service=service_name),
             envs=envs + [pulumi.Output.concat("PREFLIGHT_MIGRATIONS=", gate)],
             uploads=uploads(files),
             # Other services reach it as `service_name` on the internal network. On the edge network it

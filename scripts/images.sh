@@ -10,7 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${PREFLIGHT_CACHE:-$HOME/.cache/preflight}"
 BASE=preflight-local/debian:bookworm
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The machine's own Debian mirror (its apt sources), unless DEBIAN_MIRROR names another.
+apt_mirror() {
+  { grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}'
+    grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}'; } | grep -v -- '-security' | head -1
+}
+MIRROR="${DEBIAN_MIRROR:-$(apt_mirror)}"
 
 # local name | official image to try first | recipe dir under scripts/images | build context
 IMAGES=(
@@ -19,6 +24,7 @@ IMAGES=(
   "preflight-local/caddy:2|caddy:2.8.4|caddy|scripts/images/caddy"
   "preflight-sample-app:0.1.0||app|examples/app"
   "preflight-local/backup:1||backup|scripts/images/backup"
+  "preflight-local/monitoring:1||monitoring|scripts/images/monitoring"
 )
 # Only the tests need these: the rehearsal servers (tests/rehearsal).
 TEST_IMAGES=(
@@ -41,6 +47,7 @@ ensure_base() {
   local rootfs="$CACHE/images/rootfs-bookworm"
   command -v debootstrap >/dev/null || {
     log "installing debootstrap"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+  [ -n "$MIRROR" ] || { log "no Debian mirror in this machine's apt sources: set DEBIAN_MIRROR"; exit 1; }
   log "debootstrap bookworm (minbase) from $MIRROR: about a minute"
   rm -rf "$rootfs" && mkdir -p "$rootfs"
   debootstrap --variant=minbase bookworm "$rootfs" "$MIRROR" >"$CACHE/images/debootstrap.log" 2>&1 \

@@ -21,7 +21,9 @@ from ..settings.monitoring import MonitoringSettings, Queue, Severity
 
 Rule = dict[str, Any]
 
-PROXY = 'job="proxy", handler="reverse_proxy"'
+# Caddy labels a request with the handler at the top of its route: a site's `handle` blocks are
+# subroutes (the redirect, the 421 catch-all and the metrics endpoint are other handlers).
+PROXY = 'job="proxy", handler="subroute"'
 NODE = 'job="node"'
 # The host's root is mounted at /host (its other disks under /host/mnt), the data volumes at
 # /volumes/<name>; tmpfs stays in: a volume may be one, and it fills up like any other.
@@ -51,10 +53,15 @@ def quoted(value: str) -> str:
 
 
 def alert(monitoring: MonitoringSettings, name: str, expr: str, severity: Severity | None, *, summary: str,
-          description: str, for_s: int | None = None, labels: Mapping[str, str] | None = None) -> Rule:
+          description: str, for_s: int | None = None, labels: Mapping[str, str] | None = None,
+          threshold: float | None = None) -> Rule:
+    """threshold: the setting's figure, in its own unit (ms, %, count), also in the annotations: what the
+    policy pack compares with the checklist's."""
+    annotations = {"summary": summary, "description": description}
+    if threshold is not None:
+        annotations["threshold"] = f"{threshold:g}"
     return {"alert": name, "expr": expr, "for": duration(monitoring.for_s(name) if for_s is None else for_s),
-            "labels": {"severity": severity or "none", **(labels or {})},
-            "annotations": {"summary": summary, "description": description}}
+            "labels": {"severity": severity or "none", **(labels or {})}, "annotations": annotations}
 
 
 def route_rules(monitoring: MonitoringSettings, routes: Sequence[str]) -> list[Rule]:
@@ -78,7 +85,8 @@ def latency_rule(monitoring: MonitoringSettings, name: str, quantile: float, thr
     # With no requests the quantile is NaN and never above; the traffic condition says so explicitly.
     traffic = f"sum by (instance) (rate(caddy_http_request_duration_seconds_count{{{PROXY}}}[{RATE_WINDOW}])) > 0"
     return alert(monitoring, name, f"histogram_quantile({quantile}, {buckets}) > {threshold_ms / 1000:g} and {traffic}",
-                 severity, summary=f"Proxy {percentile} latency above {threshold_ms}ms at {{{{ $labels.instance }}}}",
+                 severity, threshold=threshold_ms,
+                 summary=f"Proxy {percentile} latency above {threshold_ms}ms at {{{{ $labels.instance }}}}",
                  description=f"The {percentile} of answers through the proxy {{{{ $labels.instance }}}} is {SECONDS} "
                              f"over {RATE_WINDOW} (threshold {threshold_ms}ms).")
 
@@ -88,7 +96,7 @@ def error_rate_rule(monitoring: MonitoringSettings) -> Rule:
     errors = f'sum by (instance) (rate(caddy_http_request_duration_seconds_count{{{PROXY}, code=~"5.."}}[{RATE_WINDOW}]))'
     answers = f"sum by (instance) (rate(caddy_http_request_duration_seconds_count{{{PROXY}}}[{RATE_WINDOW}]))"
     # No traffic divides by zero: NaN, never above the threshold.
-    return alert(monitoring, "ErrorRateHigh", f"100 * {errors} / {answers} > {threshold:g}", "critical",
+    return alert(monitoring, "ErrorRateHigh", f"100 * {errors} / {answers} > {threshold:g}", "critical", threshold=threshold,
                  summary=f"5xx answers above {threshold:g}% at {{{{ $labels.instance }}}}",
                  description=f"{PERCENT} of the answers through the proxy {{{{ $labels.instance }}}} are 5xx "
                              f"over {RATE_WINDOW} (threshold {threshold:g}%).")
@@ -107,15 +115,16 @@ def host_rules(monitoring: MonitoringSettings) -> list[Rule]:
     used_memory = f"100 * (1 - node_memory_MemAvailable_bytes{{{NODE}}} / node_memory_MemTotal_bytes{{{NODE}}})"
     used_disk = f"100 * (1 - node_filesystem_avail_bytes{{{FILESYSTEMS}}} / node_filesystem_size_bytes{{{FILESYSTEMS}}})"
     return [
-        alert(monitoring, "CpuHigh", f"{busy} > {thresholds.cpu_percent}", "warning",
+        alert(monitoring, "CpuHigh", f"{busy} > {thresholds.cpu_percent}", "warning", threshold=thresholds.cpu_percent,
               summary=f"CPU above {thresholds.cpu_percent}% on {{{{ $labels.instance }}}}",
               description=f"The host {{{{ $labels.instance }}}} is {PERCENT} busy over {RATE_WINDOW} "
                           f"(threshold {thresholds.cpu_percent}%)."),
         alert(monitoring, "MemoryHigh", f"{used_memory} > {thresholds.memory_percent}", "critical",
+              threshold=thresholds.memory_percent,
               summary=f"Memory above {thresholds.memory_percent}% on {{{{ $labels.instance }}}}",
               description=f"The host {{{{ $labels.instance }}}} uses {PERCENT} of its memory "
                           f"(threshold {thresholds.memory_percent}%)."),
-        alert(monitoring, "DiskHigh", f"{used_disk} > {thresholds.disk_percent}", "critical",
+        alert(monitoring, "DiskHigh", f"{used_disk} > {thresholds.disk_percent}", "critical", threshold=thresholds.disk_percent,
               summary=f"Disk {{{{ $labels.mountpoint }}}} above {thresholds.disk_percent}% full",
               description=f"{{{{ $labels.mountpoint }}}} ({{{{ $labels.device }}}}) on {{{{ $labels.instance }}}} is "
                           f"{PERCENT} full (threshold {thresholds.disk_percent}%)."),
@@ -125,7 +134,7 @@ def host_rules(monitoring: MonitoringSettings) -> list[Rule]:
 def postgres_rules(monitoring: MonitoringSettings) -> list[Rule]:
     threshold = monitoring.thresholds.postgres_connections_percent
     used = "100 * sum by (instance) (pg_stat_activity_count) / max by (instance) (pg_settings_max_connections)"
-    return [alert(monitoring, "PostgresConnectionsHigh", f"{used} > {threshold}", "critical",
+    return [alert(monitoring, "PostgresConnectionsHigh", f"{used} > {threshold}", "critical", threshold=threshold,
                   summary=f"Postgres connections above {threshold}% of max_connections",
                   description=f"Postgres at {{{{ $labels.instance }}}} uses {PERCENT} of max_connections "
                               f"(threshold {threshold}%).")]

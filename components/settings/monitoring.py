@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..setting_types import Name, Strict
+from ..setting_types import ImageRef, Name, Strict
 from .common import Limits
 from .errors import fix
 
@@ -101,6 +101,8 @@ class Queue(Strict):
 
 class MonitoringSettings(Strict):
     enabled: bool = True
+    # One image holds Prometheus, Alertmanager and the exporters (scripts/images/monitoring).
+    image: ImageRef = "preflight-local/monitoring:1"
     thresholds: Thresholds = Thresholds()
     receivers: list[Receiver] = []
     heartbeat_url_secret: Name | None = Field(
@@ -112,7 +114,7 @@ class MonitoringSettings(Strict):
     retention_days: int = Field(15, ge=1, le=365)
     repeat_interval_s: int = Field(4 * 3600, ge=60, description="how often a still-firing alert is sent again")
     prometheus_limits: Limits = Limits(memory_mb=384, cpus=0.5)
-    exporter_limits: Limits = Limits(memory_mb=64, cpus=0.2)
+    exporter_limits: Limits = Limits(memory_mb=96, cpus=0.2)
     # Cloud stacks: Cloudflare's external checks of every public health URL (what an on-host monitor
     # cannot see: the host itself gone), reporting to this address.
     on_call_email: Email | None = None

@@ -30,7 +30,7 @@ MONITORING = MonitoringSettings.model_validate({"queues": [{"name": "jobs"}, {"n
 RULES = alert_rules(MONITORING, rpo_s=RPO_S, routes=ROUTES, certificates=CERTIFICATES)
 
 API_URL, WEB_URL = "https://api.example.test/health", "https://web.example.test/health"
-PROXY = 'job="proxy", handler="reverse_proxy", server="srv0", method="GET", instance="proxy:2019"'
+PROXY = 'job="proxy", handler="subroute", server="srv0", method="GET", instance="proxy:2019"'
 NODE = 'job="node", instance="node-exporter:9100"'
 POSTGRES, REDIS, BACKUP = ('instance="postgres-exporter:9187"', 'instance="redis-exporter:9121"',
                            'instance="backup:9100"')
@@ -71,9 +71,9 @@ def probed(api: str = "1x10", web: str = "1x10") -> dict[str, str]:
             f'up{{job="routes", route="web", instance="{WEB_URL}"}}': "1x10"}
 
 
-def latency(per_minute: dict[str, int], handler: str = "reverse_proxy") -> dict[str, str]:
+def latency(per_minute: dict[str, int], handler: str = "subroute") -> dict[str, str]:
     """Caddy's histogram: requests per minute up to each bucket bound (cumulative, like `le`)."""
-    labels = PROXY.replace('handler="reverse_proxy"', f'handler="{handler}"') + ', code="200"'
+    labels = PROXY.replace('handler="subroute"', f'handler="{handler}"') + ', code="200"'
     series = {f'caddy_http_request_duration_seconds_bucket{{{labels}, le="{le}"}}': f"0+{count}x20"
               for le, count in per_minute.items()}
     series[f"caddy_http_request_duration_seconds_count{{{labels}}}"] = f"0+{per_minute['+Inf']}x20"

@@ -62,7 +62,8 @@ def test_resource_counts_follow_the_number_of_application_servers(stack):
     assert count(built, "hcloud:index/primaryIp:PrimaryIp") == 2 and count(built, "hcloud:index/volume:Volume") == 1
     assert count(built, "pulumi:providers:docker") == (n + 1 if many else 1)
     roles = [next(label["value"] for label in c.inputs["labels"] if label["label"] == "preflight.role") for c in built.containers]
-    assert sorted(roles) == sorted(["database", "cache", "backup", "migration"] + ["proxy", "service", "service"] * n)
+    assert sorted(roles) == sorted(["database", "cache", "backup", "migration"] + ["monitoring"] * 7 +
+                                   ["proxy", "service", "service"] * n)
 
 
 def test_data_stays_on_the_first_server_and_everything_else_on_the_application_servers(three):

@@ -44,8 +44,10 @@ def counts(stack) -> dict[str, int]:
 def test_both_stacks_run_the_same_platform_on_a_hetzner_server(production, staging):
     for stack in (production, staging):
         names = sorted(c.name for c in stack.containers)
-        assert names == ["preflight-api", "preflight-api-migrate", "preflight-backup", "preflight-postgres",
-                         "preflight-proxy", "preflight-redis", "preflight-worker"]
+        assert [n for n in names if "-monitoring-" not in n] == [
+            "preflight-api", "preflight-api-migrate", "preflight-backup", "preflight-postgres", "preflight-proxy",
+            "preflight-redis", "preflight-worker"]
+        assert len(names) == 7 + 7  # and the monitoring (tests/unit/test_monitoring_stack.py)
         provider = one(stack, "pulumi:providers:docker")
         assert provider.inputs["host"].startswith("ssh://deploy@")
         assert {c.provider.split("::")[-2] for c in stack.containers} == {provider.name}
@@ -213,4 +215,5 @@ def test_backups_go_off_the_server_hourly_in_production_and_daily_in_staging(pro
         assert env["BACKUP_INTERVAL_S"] == interval
         assert env["AWS_ACCESS_KEY_ID_FILE"] == "/run/secrets/backup_s3_access_key_id"
         assert "uploads" in stack.container("preflight-backup").secret_inputs
-        assert not job.get("volumes")  # nothing of the repository stays on the server
+        # Nothing of the repository stays on the server: the job's only volume is where it leaves its figures.
+        assert [v["containerPath"] for v in job.get("volumes") or []] == ["/var/lib/preflight-metrics"]

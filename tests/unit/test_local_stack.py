@@ -27,7 +27,7 @@ def long_running(stack):
 
 
 def test_expected_containers(local):
-    names = sorted(c.name for c in local.containers)
+    names = sorted(c.name for c in local.containers if "-monitoring-" not in c.name)  # test_monitoring_stack.py
     assert names == ["preflight-api", "preflight-api-migrate", "preflight-backup", "preflight-postgres",
                      "preflight-proxy", "preflight-redis"]
 
@@ -47,7 +47,7 @@ def test_every_long_running_container_has_the_baseline(local, name):
 
 
 def test_baseline_covers_every_long_running_container(local):
-    assert len(long_running(local)) == 5
+    assert len([c for c in long_running(local) if '-monitoring-' not in c.name]) == 5
 
 
 @pytest.mark.parametrize("name, alias", [("preflight-postgres", "postgres"), ("preflight-redis", "redis")])
@@ -122,9 +122,10 @@ def test_generated_secrets_are_long_and_url_safe(local):
 
 
 def test_data_lives_on_named_volumes(local):
-    volumes = {v["volumeName"]: v["containerPath"] for c in local.containers for v in c.inputs.get("volumes", [])}
+    volumes = {v["volumeName"]: v["containerPath"] for c in local.containers for v in c.inputs.get("volumes", [])
+               if "-monitoring-" not in c.name and "volumeName" in v}
     assert volumes == {"preflight-postgres-data": "/var/lib/postgresql/data", "preflight-redis-data": "/data",
-                       "preflight-backup-repository": "/repo"}
+                       "preflight-backup-repository": "/repo", "preflight-job-metrics": "/var/lib/preflight-metrics"}
 
 
 def test_migrations_are_a_one_shot_job_that_gates_the_release(local):
@@ -158,7 +159,7 @@ def test_healthcheck_durations_are_written_as_docker_reads_them_back(seconds, as
 
 def test_redis_is_a_cache_unless_config_says_it_holds_data(local):
     job = local.container("preflight-backup").inputs
-    assert [v["containerPath"] for v in job["volumes"]] == ["/repo"]
+    assert [v["containerPath"] for v in job["volumes"]] == ["/repo", "/var/lib/preflight-metrics"]
     raw = stack_config("local")
     raw["cache"] = {**raw.get("cache", {}), "holds_data": True}
     job = build_stack("local", raw).container("preflight-backup").inputs
