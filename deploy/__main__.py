@@ -14,13 +14,16 @@
   destroy STACK [--confirm STACK]   production needs the stack name typed again
   backup STACK | snapshots STACK | restore-drill STACK | restore STACK --snapshot ID --confirm STACK
   cost STACK            the stack's monthly Hetzner bill by resource
+  alerts STACK [--test] the alerts firing now (value, since when); --test sends a test notification
+                        through every receiver and says which answered
   env STACK             the stack's engine environment as shell exports
   unlock STACK          remove locks left by killed updates of this host
 
 Exit codes (deploy/exit_codes.py): 0 done; 1 failed; 2 usage, refused without confirmation, or no
 backend chosen; 3 the backup repository's password does not open it; 4 a restore drill's check
 failed; 5 the policy pack refused the preview, or a live update holds the stack; 6 the health gate
-failed (rolled back); 7 drift found.
+failed (rolled back); 7 drift found; 8 a critical alert is firing, or a receiver did not answer
+`alerts --test`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import sys
 from pathlib import Path
 
 from . import backend, stack
+from .alerts import cmd_alerts
 from .commands import (
     DEFAULT_DEADLINE_S,
     cmd_backups,
@@ -73,6 +77,8 @@ def parser() -> argparse.ArgumentParser:
     command("releases", cmd_releases, "releases that passed the health gate")
     command("rollback", cmd_rollback, "return to an earlier release").add_argument("release", type=int, nargs="?")
     command("drift", cmd_drift, "refresh and report what differs from the program")
+    command("alerts", cmd_alerts, "the alerts firing now; --test: a test notification through every receiver") \
+        .add_argument("--test", action="store_true", help="send a test notification and report which receivers answered")
     command("cost", cmd_cost, "the stack's monthly Hetzner bill by resource (net and gross)")
     command("env", cmd_env, "print the stack's engine environment (backend, engine home, PATH) as shell exports")
     command("unlock", cmd_unlock, "remove locks left by killed updates of this host; report any other")

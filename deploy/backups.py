@@ -120,6 +120,8 @@ def restore_drill(docker: Docker, ops: dict[str, Any], progress: Callable[[str],
         report = DrillReport(snapshot, 0.0)
         check_restored(docker, scratch, ops.get("restore_checks") or {}, report)
         report.rto_s = time.monotonic() - started
+        if not report.failures:  # kept where the monitoring reads it (RestoreDrillStale)
+            docker.run("exec", job, "preflight-backup", "drill-passed", check=False)
         return report
     finally:
         docker.run("rm", "-f", "-v", scratch, check=False)

@@ -14,3 +14,4 @@ class Exit(IntEnum):
     REFUSED = 5  # refused by the policy pack, or the stack is locked by a live update
     GATE = 6  # the health gate failed (rolled back)
     DRIFT = 7  # the running stack differs from the program
+    ALERTING = 8  # `alerts`: a critical alert is firing, or a receiver did not answer the test
