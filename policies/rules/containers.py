@@ -7,9 +7,10 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .base import CONTAINER, REMOTE_IMAGE, long_running, number, role, rule_maker
+from .base import CONTAINER, REMOTE_IMAGE, label_map, long_running, number, role, rule_maker
 
 DOCKER_SOCKET = "/var/run/docker.sock"
+CONTAINER_EXPORTER = "container-exporter"
 ROTATING_DRIVERS = ("json-file", "local")
 SHIPPING_DRIVERS = ("journald", "syslog", "fluentd", "gelf", "awslogs", "splunk", "gcplogs")
 
@@ -74,9 +75,14 @@ def unprivileged(props: Mapping[str, Any]) -> Iterator[str]:
 def no_docker_socket(props: Mapping[str, Any]) -> Iterator[str]:
     if role(props) == "proxy":
         return
-    mounted = [v.get("hostPath") for v in props.get("volumes") or []] + [m.get("source") for m in props.get("mounts") or []]
-    if DOCKER_SOCKET in mounted:
-        yield f"do not mount {DOCKER_SOCKET}: it is root on the host; only the proxy may, and only when it needs it"
+    socket = [v for v in props.get("volumes") or [] if v.get("hostPath") == DOCKER_SOCKET] + \
+        [m for m in props.get("mounts") or [] if m.get("source") == DOCKER_SOCKET]
+    # The monitoring's container exporter reads Docker's view of the stack (restarts, health): read-only.
+    if label_map(props).get("preflight.component") == CONTAINER_EXPORTER and all(v.get("readOnly") for v in socket):
+        return
+    if socket:
+        yield (f"do not mount {DOCKER_SOCKET}: it is root on the host; only the proxy may, when it needs it, and the "
+               f"monitoring's {CONTAINER_EXPORTER}, read-only")
 
 
 @long_running

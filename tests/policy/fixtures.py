@@ -5,9 +5,12 @@ Each failing case in the tests is this baseline with one mutation.
 
 from __future__ import annotations
 
+from components.monitoring.alertmanager import render_alertmanager
+from components.monitoring.rules import render_rules
 from components.proxy import CLIENT_CA_FILE, ProxyRoute, SiteTls, render_caddyfile, render_main, render_sites
 from components.proxy_sites import SITES_FILE, upstream_marker
 from components.settings import ProxySettings
+from components.settings.monitoring import MonitoringSettings
 
 from .harness import Res
 
@@ -20,6 +23,10 @@ ROUTES = [ProxyRoute("api.example.com", "/", upstream_marker("api"), "/health")]
 CADDYFILE = render_main(ProxySettings(), ["api.example.com"], sites_file=SITES_FILE)
 TLS = SiteTls(client_ca_file=CLIENT_CA_FILE)  # Cloudflare's origin pulls: a client certificate of the stack's CA
 SITES = render_sites(ROUTES, tls=TLS, health_port=8081)
+# What the monitoring containers are given with the checklist's thresholds and one receiver.
+MONITORING = MonitoringSettings(receivers=[{"kind": "webhook", "url": "https://alerts.example.com/hook"}])
+RULES = render_rules(MONITORING, rpo_s=3600, routes=["api"])
+ALERTMANAGER = render_alertmanager(MONITORING, {})
 # A proxy configured in one file (as a hand-written or other proxy container would be).
 WHOLE_CADDYFILE = render_caddyfile(ProxySettings(), ROUTES, tls=TLS)
 
@@ -38,6 +45,12 @@ def container(name: str, role: str, stack: str, protect: bool = False, networks=
         "networkMode": "bridge",  # the docker provider's default, sent even with networksAdvanced
     }
     return Res(C, name, {**base, **props}, protect=protect, deps={"networksAdvanced": list(networks)})
+
+
+def monitoring(component: str, stack: str, **props) -> Res:
+    """A monitoring container, as components/monitoring names its role and component."""
+    return container(component, "monitoring", stack, labels=[*labels("monitoring", stack),
+                                                           {"label": "preflight.component", "value": component}], **props)
 
 
 def production(stack: str = "production") -> list[Res]:
@@ -67,6 +80,11 @@ def production(stack: str = "production") -> list[Res]:
                   networksAdvanced=[{"name": "internal"}, {"name": "edge"}]),
         container("api-migrate", "migration", stack, attach=True, mustRun=False, restart="no", wait=False),
         container("backup", "backup", stack, envs=["BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14"]),
+        monitoring("prometheus", stack, uploads=[{"file": "/etc/monitoring/rules.yml", "content": RULES}]),
+        monitoring("alertmanager", stack, uploads=[{"file": "/etc/monitoring/alertmanager.yml", "content": ALERTMANAGER}],
+                   networksAdvanced=[{"name": "internal"}, {"name": "edge"}]),
+        monitoring("container-exporter", stack, user="0", volumes=[
+            {"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock", "readOnly": True}]),
         container("proxy", "proxy", stack, uploads=[{"file": "/etc/preflight/Caddyfile", "content": CADDYFILE}],
                   ports=[{"internal": 443, "external": 443}, {"internal": 80, "external": 80}],
                   networksAdvanced=[{"name": "edge"}]),

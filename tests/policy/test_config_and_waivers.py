@@ -112,13 +112,14 @@ def test_the_shipped_local_stack_breaks_no_rule():
 
 def test_the_local_stack_under_production_enforcement_only_lacks_production_safeguards():
     """The same graph judged as production: only the production-only safeguards the local stack
-    leaves out on purpose (protection, backups, an error-tracking DSN) may fail; everything else holds
+    leaves out on purpose (protection, backups, an error-tracking DSN, a receiver for its alerts) may fail;
+    everything else holds
     by construction."""
     resources = [Res(r.type, r.name, r.props, r.protect, r.deps) for r in local_resources()]
     for r in resources:
         r.props = json.loads(json.dumps(r.props).replace('"local"', '"production"'))
     outcome = Pack("production").analyze(resources)
-    assert outcome.rules() <= {"PF-DATA-004", "PF-DATA-005", "PF-OBS-001"}, outcome.violations
+    assert outcome.rules() <= {"PF-DATA-004", "PF-DATA-005", "PF-OBS-001", "PF-OBS-002"}, outcome.violations
 
 
 def test_the_readme_table_is_generated_from_the_rules():

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from components.monitoring.alertmanager import render_alertmanager
+from components.monitoring.rules import render_rules
+from components.settings.monitoring import MonitoringSettings, Thresholds
+
 from .fixtures import CADDYFILE, SITES, WHOLE_CADDYFILE, production
 from .harness import ALL_RULES, UNKNOWN, Pack, mutated
 
@@ -33,6 +37,12 @@ CLIENT_AUTH = "\t\tclient_auth {\n\t\t\tmode require_and_verify\n" + CA_LINE + "
 
 def commented(text: str) -> str:
     return "".join(f"#{line}\n" for line in text.splitlines())
+
+
+def uploads_rules(**thresholds):
+    """Prometheus given the rules of these thresholds (the rest the checklist's)."""
+    rules = render_rules(MonitoringSettings(thresholds=Thresholds(**thresholds)), rpo_s=3600, routes=["api"])
+    return setp(uploads=[{"file": "/etc/monitoring/rules.yml", "content": rules}])
 
 
 def drop(name):
@@ -186,6 +196,20 @@ CASES = [
     ("PF-LB-004", "lb-443", setp(listenPort=8443), "no service on port 443"),
     ("PF-OBS-001", "api", lambda r: r.props.update(envs=[e for e in r.props["envs"] if "DSN" not in e]),
      "declare an error-tracking DSN"),
+    # Thresholds looser than the checklist's, each kind; a config with no receiver of the team's.
+    ("PF-OBS-002", "prometheus", uploads_rules(latency_p99_ms=2000), "looser than the checklist's 1000"),
+    ("PF-OBS-002", "prometheus", uploads_rules(error_rate_percent=5), "looser than the checklist's 1"),
+    ("PF-OBS-002", "prometheus", uploads_rules(disk_percent=95), "looser than the checklist's 80"),
+    ("PF-OBS-002", "prometheus", uploads_rules(memory_percent=90), "looser than the checklist's 85"),
+    ("PF-OBS-002", "prometheus", setp(uploads=[{"file": "/etc/monitoring/rules.yml", "content": "groups: []\n"}]),
+     "has no LatencyP99High rule"),
+    ("PF-OBS-002", "alertmanager", setp(uploads=[{"file": "/etc/monitoring/alertmanager.yml", "content": render_alertmanager(
+        MonitoringSettings(), {})}]), "add a receiver"),
+    # The container exporter may read the socket, read-only only; no other monitoring container may.
+    ("PF-CTR-008", "container-exporter", setp(volumes=[{"hostPath": "/var/run/docker.sock", "containerPath": "/s"}]),
+     "read-only"),
+    ("PF-CTR-008", "prometheus", setp(volumes=[{"hostPath": "/var/run/docker.sock", "containerPath": "/s",
+                                               "readOnly": True}]), "root on the host"),
 ]
 
 
