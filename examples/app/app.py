@@ -1,7 +1,8 @@
 """Preflight's sample service: a tiny HTTP API that reports whether Postgres and Redis answer.
 
   app.py serve    listen on $PORT (default 8000): GET /health, GET /, POST /visits (records one),
-                  GET /visits (how many were recorded), GET /slow?s=N (answers after N s, at most 30)
+                  GET /visits (how many were recorded), GET /slow?s=N (answers after N s, at most 30),
+                  GET /status?code=N (answers N: errors on demand)
   app.py migrate  apply the schema (idempotent); runs before a new release takes traffic
   app.py check    exit 0 when /health answers 200 (the container healthcheck)
 
@@ -90,6 +91,12 @@ def slow(query: str) -> tuple[int, dict]:
     return 200, {"slept_s": seconds}
 
 
+def status(query: str) -> tuple[int, dict]:
+    """Answers with the status asked for: errors on demand, the rest of the app healthy (the alert tests)."""
+    code = int(urllib.parse.parse_qs(query).get("code", ["200"])[0])
+    return (code, {"status": code}) if 200 <= code <= 599 else (400, {"error": "code: 200 to 599"})
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path, _, query = self.path.partition("?")
@@ -103,6 +110,8 @@ class Handler(BaseHTTPRequestHandler):
             self.respond(200, {"service": "preflight-sample-app", "environment": os.environ.get("PREFLIGHT_ENVIRONMENT")})
         elif path == "/slow":
             self.respond(*slow(query))
+        elif path == "/status":
+            self.respond(*status(query))
         else:
             self.respond(404, {"error": "not found"})
 
