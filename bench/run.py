@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["preview_cost", "preview_growth", "app_servers", "releases", "backups"]
+BENCHMARKS = ["preview_cost", "preview_growth", "app_servers", "releases", "backups", "monitoring_cost"]
 
 
 def main() -> int:
