@@ -16,10 +16,10 @@ from tests.unit.test_ssh_host import ssh_production
 KEY = HostKey("-----BEGIN OPENSSH PRIVATE KEY-----\nfixed\n-----END OPENSSH PRIVATE KEY-----\n",
               "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFixedKeyForThePinnedUserDataTest00000000 pinned")
 PINNED = {
-    "hetzner data server": "0bdac3f51e8f495d649b7251944d57a89afbded79be9a78fa381afda912bee1a",
-    "hetzner application server": "81a8fc42cb6a4f644894f488dc410ed02a3d801b559dd6e63e374566b5f1b3ac",
-    "ssh data server": "7fc4b88ae1ba193ed2946c43e5c1363c122d01a801bbf9194cd62f1c000dbf72",
-    "ssh application server": "0e97bc9e7db45a3a5cd961e879345496705c2c5053c3d7ef681de0e84a5d62b0",
+    "hetzner data server": "bbaeb32858d5b21ee32f7a85efec9190e4d110c17726d969dcd3a09c144ffba3",
+    "hetzner application server": "83225c9e933f86fa0ac3ef8a9dfcb3aab7ed13a76b081afa26e6f744f69deefa",
+    "ssh data server": "5d6a13b994abb4480e3718ac86b365b6a0931be4e6051f8e65428abc90b3f667",
+    "ssh application server": "58f0b5aad3de14d7c0685bc6c0ddccdb076a0e97221e04330a79ab8e38fee821",
 }
 
 
