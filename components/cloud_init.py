@@ -131,9 +131,23 @@ NO_CORE_DUMPS = {
     "/etc/systemd/coredump.conf.d/60-preflight.conf": "[Coredump]\nStorage=none\nProcessSizeMax=0\n",
     "/etc/systemd/system.conf.d/60-preflight-core.conf": "[Manager]\nDefaultLimitCORE=0\n",
 }
-# Users' new files readable by their group at most (login.defs is read by pam_umask and useradd).
-UMASK = "/etc/profile.d/60-preflight-umask.sh"
-UMASK_LOGIN_DEFS = r"sed -i 's/^UMASK[[:space:]].*/UMASK\t\t027/' /etc/login.defs"
+# Login shells: new files readable by the group at most, no core dumps, idle interactive shells
+# closed after 15 minutes (`ssh -N -L` tunnels have no shell and stay). login.defs: the umask
+# pam_umask and useradd read, and the rounds of SHA-512 password hashes (the accounts have no
+# password; for any given later).
+LOGIN_PROFILE = "/etc/profile.d/60-preflight-login.sh"
+LOGIN_PROFILE_SH = """\
+umask 027
+ulimit -c 0
+if [ "${TMOUT:-}" != 900 ]; then
+  TMOUT=900
+  readonly TMOUT
+  export TMOUT
+fi
+"""
+LOGIN_DEFS = (r"sed -i 's/^UMASK[[:space:]].*/UMASK\t\t027/' /etc/login.defs && "
+              r"{ grep -q '^SHA_CRYPT_MIN_ROUNDS' /etc/login.defs || "
+              r"printf 'SHA_CRYPT_MIN_ROUNDS 5000\nSHA_CRYPT_MAX_ROUNDS 50000\n' >>/etc/login.defs; }")
 # Protocols and storage nothing here uses. Not iso9660 or vfat (config drives, EFI), not overlay (Docker).
 MODULES_OFF = "/etc/modprobe.d/60-preflight-off.conf"
 MODULES_OFF_CONF = "".join(f"install {m} /bin/true\nblacklist {m}\n" for m in (
@@ -177,17 +191,19 @@ Nice=19
 IOSchedulingClass=idle
 ExecStart=/usr/sbin/aideinit --yes --force
 """
-AIDE_INSTALL = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends aide aide-common"
+AIDE_INSTALL = ("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends aide aide-common && "
+                "sed -i 's/^Checksums = H$/Checksums = sha512/' /etc/aide/aide.conf")
 # Unattended upgrades need the security repository: cloud images have it, a server you have may not.
 # (bootcmd: before cloud-init's package update and upgrade.)
+# One-line format: Lynis 3.0.8 (PKGS-7388) does not read deb822 `.sources` files.
 SECURITY_SOURCE = """\
 . /etc/os-release
 grep -rqs -e '-security' /etc/apt/sources.list /etc/apt/sources.list.d/ || \
-printf 'Types: deb\\nURIs: http://deb.debian.org/debian-security\\nSuites: %s-security\\nComponents: main\\n\
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\\n' "$VERSION_CODENAME" \
->/etc/apt/sources.list.d/debian-security.sources
+echo "deb http://deb.debian.org/debian-security $VERSION_CODENAME-security main" \
+>/etc/apt/sources.list.d/debian-security.list
 """
-LEGAL_BANNER = "Authorised access only. All activity is monitored and logged.\n"
+LEGAL_BANNER = ("Authorised access to this system only. All activity is monitored, logged and recorded;\n"
+                "unauthorised use is prohibited and may be reported to law enforcement.\n")
 
 # Docker's own defaults for every container it starts (Preflight's containers set theirs too).
 # Its data root is on the Hetzner volume: images, containers and named volumes (Postgres data)
@@ -421,7 +437,7 @@ def system_files(ssh_port: int) -> list[dict]:
         _file(SYSCTL_NETWORK, SYSCTL_NETWORK_CONF),
         _file(SYSCTL_KERNEL, SYSCTL_KERNEL_CONF),
         *(_file(path, content) for path, content in NO_CORE_DUMPS.items()),
-        _file(UMASK, "umask 027\n"),
+        _file(LOGIN_PROFILE, LOGIN_PROFILE_SH),
         _file(MODULES_OFF, MODULES_OFF_CONF),
         _file(AUDIT_RULES, AUDIT_RULES_CONF, "0640"),
         _file("/etc/systemd/system/auditd.service.d/10-preflight-not-in-containers.conf", AUDITD_NOT_IN_CONTAINERS),
@@ -473,7 +489,8 @@ def render_boot(boot: ServerBoot) -> str:
         "package_update": True,
         "package_upgrade": True,
         "bootcmd": [["sh", "-c", SECURITY_SOURCE]],
-        "packages": ["docker.io", "fail2ban", "unattended-upgrades", "auditd", "debsums", "apt-show-versions"],
+        "packages": ["docker.io", "fail2ban", "unattended-upgrades", "auditd", "debsums", "apt-show-versions",
+                     "libpam-pwquality", "libpam-tmpdir", "acct"],
         "write_files": [
             _file(SSHD_HARDENING, sshd),
             _file("/etc/fail2ban/jail.local", FAIL2BAN_JAIL.format(port=ssh_port)),
@@ -488,7 +505,8 @@ def render_boot(boot: ServerBoot) -> str:
             ["sysctl", "--system"],
             *(data_commands if boot.data else [["systemctl", "restart", "docker"]]),
             *(firewall_commands if boot.firewall else []),
-            ["sh", "-c", UMASK_LOGIN_DEFS],
+            ["sh", "-c", LOGIN_DEFS],
+            ["chmod", "0750", f"/home/{boot.deploy_user}"],
             ["sh", "-c", AIDE_INSTALL],
             ["systemctl", "daemon-reload"],
             ["systemctl", "enable", "--now", "docker", "fail2ban", "unattended-upgrades", "auditd",

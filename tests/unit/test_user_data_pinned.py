@@ -16,10 +16,10 @@ from tests.unit.test_ssh_host import ssh_production
 KEY = HostKey("-----BEGIN OPENSSH PRIVATE KEY-----\nfixed\n-----END OPENSSH PRIVATE KEY-----\n",
               "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFixedKeyForThePinnedUserDataTest00000000 pinned")
 PINNED = {
-    "hetzner data server": "bbaeb32858d5b21ee32f7a85efec9190e4d110c17726d969dcd3a09c144ffba3",
-    "hetzner application server": "83225c9e933f86fa0ac3ef8a9dfcb3aab7ed13a76b081afa26e6f744f69deefa",
-    "ssh data server": "5d6a13b994abb4480e3718ac86b365b6a0931be4e6051f8e65428abc90b3f667",
-    "ssh application server": "58f0b5aad3de14d7c0685bc6c0ddccdb076a0e97221e04330a79ab8e38fee821",
+    "hetzner data server": "aa057ce8df9070a70f25ff0e51bbab1b2afb1e101b5fd3c8a1b7b16b0333cf08",
+    "hetzner application server": "d8f662ae754bb5774a4d85938a2c93a34b6b0313193bf6a43626bed02b6d0a86",
+    "ssh data server": "b53b2e6d3c30d2c8132e445a395a1501623da126bb4d2ebc7d4528f672cc0f36",
+    "ssh application server": "6d444f72d3092745a93588a1fb8ad0a2f83d68a44296ab13f3ca008ea0a1b4ce",
 }
 
 
