@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
@@ -28,9 +30,10 @@ DATA, APP1, APP2 = SERVERS
 OUTSIDER = "10.250.0.50"  # on the servers' public network, in neither admin_cidrs nor edge_ranges (GATEWAY/32)
 LYNIS_MINIMUM = 80
 # Findings about the kernel, which the rehearsal servers share with this machine (README, "Hardening,
-# judged by outside tools"): counted apart. KRNL-*: kernel tests; ACCT-9628: auditd, which the kernel's
-# audit refuses outside its initial PID namespace.
-KERNEL_FINDINGS = ("KRNL-", "ACCT-9628")
+# judged by outside tools"): counted apart. KRNL-*: kernel tests (KRNL-6000: its parameters, the
+# kernel's file being out of force in a container); ACCT-9628: auditd, which the kernel's audit refuses
+# outside its initial PID namespace; MACF-*: AppArmor, the kernel's security module.
+KERNEL_FINDINGS = ("KRNL-", "ACCT-9628", "MACF-")
 
 
 def ssh_audit_binary() -> str:
@@ -65,9 +68,35 @@ def test_ssh_audit_finds_no_failing_algorithm_and_no_dheat_risk_on_any_server(re
         assert set(warning) <= {"kex curve25519-sha256", "kex curve25519-sha256@libssh.org"}, f"{name}: {warning}"
 
 
+def points_lost(log: str) -> dict[str, int]:
+    """Hardening points each test did not get, from Lynis' log ("assigned partial number of hardening
+    points (1 of 3)" after "Performing test ID X")."""
+    lost: dict[str, int] = {}
+    test = "?"
+    for line in log.splitlines():
+        if found := re.search(r"Performing test ID (\S+)", line):
+            test = found.group(1)
+        elif found := re.search(r"assigned partial number of hardening points \((\d+) of (\d+)\)", line):
+            lost[test] = lost.get(test, 0) + int(found.group(2)) - int(found.group(1))
+    return lost
+
+
+def totals(log: str) -> tuple[int, int]:
+    """Lynis' points, earned and possible, from its last "Currently having N points (out of M)"."""
+    [*_, (earned, possible)] = re.findall(r"Currently having (\d+) points \(out of (\d+)\)", log)
+    return int(earned), int(possible)
+
+
 def lynis(server: Server) -> tuple[int, list[str], list[str]]:
     """Lynis 3.0.8 (Debian's, through the rehearsal's apt proxy) inside the server: its hardening
     index, and the test ids of its warnings and suggestions."""
+    # AIDE's first database is built in the background after cloud-init (README): Lynis looks for it.
+    deadline = time.monotonic() + 900
+    while on(server, "systemctl", "show", "-p", "ActiveState", "--value", "preflight-aide-init",
+             check=False).stdout.strip() == "activating" and time.monotonic() < deadline:
+        time.sleep(10)
+    aide = on(server, "test", "-s", "/var/lib/aide/aide.db", check=False).returncode == 0
+    print(f"[lynis] {server.name}: AIDE's database {'built' if aide else 'missing'}")
     install = on(server, "sh", "-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q lynis", check=False,
                  timeout=600)
     assert install.returncode == 0, f"{server.name}: {install.stdout[-2000:]}{install.stderr[-2000:]}"
@@ -85,9 +114,13 @@ def test_lynis_hardening_index(rehearsed, server):
     index, warnings, suggestions = lynis(server)
     kernel = sorted({t for t in warnings + suggestions if t.startswith(KERNEL_FINDINGS)})
     others = sorted({t for t in warnings + suggestions if not t.startswith(KERNEL_FINDINGS)})
-    print(f"[lynis] {server.name}: hardening index {index}; {len(warnings)} warnings, {len(suggestions)} suggestions; "
-          f"the kernel's (this machine's, counted apart): {', '.join(kernel) or 'none'}; the others: "
-          f"{', '.join(others) or 'none'}")
+    log = on(server, "cat", "/var/log/lynis.log").stdout
+    earned, possible = totals(log)
+    kernel_lost = sum(n for t, n in points_lost(log).items() if t.startswith(KERNEL_FINDINGS))
+    print(f"[lynis] {server.name}: hardening index {index} ({earned} of {possible} points); "
+          f"{len(warnings)} warnings, {len(suggestions)} suggestions; the kernel's (this machine's, counted apart): "
+          f"{', '.join(kernel) or 'none'}, {kernel_lost} points (without them: "
+          f"{100 * earned // (possible - kernel_lost)}); the others: {', '.join(others) or 'none'}")
     assert index >= LYNIS_MINIMUM, f"{server.name}: Lynis hardening index {index} < {LYNIS_MINIMUM}"
 
 
@@ -130,7 +163,8 @@ def nmap(targets: list[str], netns_of: int | None = None) -> dict[str, dict[str,
     assert result.returncode == 0, result.stderr
     found: dict[str, dict[str, int | list[int]]] = {}
     for host in ET.fromstring(result.stdout).iter("host"):
-        address = host.find("address").get("addr")  # type: ignore[union-attr]
+        # The IPv4 address (on the same network nmap reports the MAC address too).
+        [address] = [a.get("addr") for a in host.iter("address") if a.get("addrtype") == "ipv4"]
         ports = host.find("ports")
         opened = sorted(int(p.get("portid")) for p in (ports.iter("port") if ports is not None else [])  # type: ignore[arg-type]
                         if p.find("state").get("state") == "open")  # type: ignore[union-attr]
