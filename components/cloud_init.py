@@ -189,6 +189,9 @@ ConditionPathExists=!/var/lib/aide/aide.db
 Type=oneshot
 Nice=19
 IOSchedulingClass=idle
+# The database's directory belongs to _aide (aideinit runs aide as that user): made so first,
+# should the package's own tmpfiles run not have (it does not in a chroot).
+ExecStartPre=/bin/systemd-tmpfiles --create aide-common.conf
 ExecStart=/usr/sbin/aideinit --yes --force
 """
 AIDE_INSTALL = ("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends aide aide-common && "

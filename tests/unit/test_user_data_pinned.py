@@ -16,10 +16,10 @@ from tests.unit.test_ssh_host import ssh_production
 KEY = HostKey("-----BEGIN OPENSSH PRIVATE KEY-----\nfixed\n-----END OPENSSH PRIVATE KEY-----\n",
               "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFixedKeyForThePinnedUserDataTest00000000 pinned")
 PINNED = {
-    "hetzner data server": "aa057ce8df9070a70f25ff0e51bbab1b2afb1e101b5fd3c8a1b7b16b0333cf08",
-    "hetzner application server": "d8f662ae754bb5774a4d85938a2c93a34b6b0313193bf6a43626bed02b6d0a86",
-    "ssh data server": "b53b2e6d3c30d2c8132e445a395a1501623da126bb4d2ebc7d4528f672cc0f36",
-    "ssh application server": "6d444f72d3092745a93588a1fb8ad0a2f83d68a44296ab13f3ca008ea0a1b4ce",
+    "hetzner data server": "c6eefe6d42569c16cc67bd9be265301ca642e64c39e3c786cb02121f3a4d17c4",
+    "hetzner application server": "f2367e4a2fb31aec88b329e93332932b631182afde25f980e3807749f88df676",
+    "ssh data server": "66b77cf7177c1b292f97dca658e1169ea839c86c5aea60ba19400a626fa8c593",
+    "ssh application server": "7bf11e31d75de9f529d5974f1fea05298673cc3b85424dd96aebfcd63bb62cfb",
 }
 
 
