@@ -36,6 +36,12 @@ LYNIS_MINIMUM = 80
 KERNEL_FINDINGS = ("KRNL-", "ACCT-9628", "MACF-")
 
 
+def figure(capsys: pytest.CaptureFixture[str], line: str) -> None:
+    """A figure on the terminal, whatever pytest captures (the rehearsal's figures are its report)."""
+    with capsys.disabled():
+        print(line)
+
+
 def ssh_audit_binary() -> str:
     found = ROOT / ".venv" / "bin" / "ssh-audit"
     if found.exists():
@@ -43,7 +49,7 @@ def ssh_audit_binary() -> str:
     pytest.fail("needs ssh-audit 3.x from PyPI in the project venv (requirements-dev.txt; `make setup`)")
 
 
-def test_ssh_audit_finds_no_failing_algorithm_and_no_dheat_risk_on_any_server(rehearsed):
+def test_ssh_audit_finds_no_failing_algorithm_and_no_dheat_risk_on_any_server(rehearsed, capsys):
     """From the admins' address (the only one admitted on 22): no [fail] on any key exchange, host key,
     cipher or MAC; the DHEat rate test (ssh-audit's limit: under 20 new connections a second) passes."""
     binary = ssh_audit_binary()
@@ -59,8 +65,8 @@ def test_ssh_audit_finds_no_failing_algorithm_and_no_dheat_risk_on_any_server(re
                          for entry in audit.get(kind, []) if entry.get("notes", {}).get("warn"))
         dheat = [note for note in audit.get("additional_notes", []) if "DHEat" in note]
         report[server.name] = (failing, warning, dheat)
-        print(f"[ssh-audit] {server.name}: exit {result.returncode}, {len(failing)} fail, {len(warning)} warn "
-              f"({', '.join(warning) or 'none'}), DHEat: {'flagged' if dheat else 'throttled'}")
+        figure(capsys, f"[ssh-audit] {server.name}: exit {result.returncode}, {len(failing)} fail, "
+                       f"{len(warning)} warn ({', '.join(warning) or 'none'}), DHEat: {'flagged' if dheat else 'throttled'}")
     for name, (failing, warning, dheat) in report.items():
         assert not failing, f"{name}: {failing}"
         assert not dheat, f"{name}: {dheat}"
@@ -87,7 +93,7 @@ def totals(log: str) -> tuple[int, int]:
     return int(earned), int(possible)
 
 
-def lynis(server: Server) -> tuple[int, list[str], list[str]]:
+def lynis(server: Server) -> tuple[int, list[str], list[str], bool]:
     """Lynis 3.0.8 (Debian's, through the rehearsal's apt proxy) inside the server: its hardening
     index, and the test ids of its warnings and suggestions."""
     # AIDE's first database is built in the background after cloud-init (README): Lynis looks for it.
@@ -96,7 +102,6 @@ def lynis(server: Server) -> tuple[int, list[str], list[str]]:
              check=False).stdout.strip() == "activating" and time.monotonic() < deadline:
         time.sleep(10)
     aide = on(server, "test", "-s", "/var/lib/aide/aide.db", check=False).returncode == 0
-    print(f"[lynis] {server.name}: AIDE's database {'built' if aide else 'missing'}")
     install = on(server, "sh", "-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q lynis", check=False,
                  timeout=600)
     assert install.returncode == 0, f"{server.name}: {install.stdout[-2000:]}{install.stderr[-2000:]}"
@@ -106,21 +111,22 @@ def lynis(server: Server) -> tuple[int, list[str], list[str]]:
     values = dict(line.split("=", 1) for line in report if "=" in line and not line.startswith("#"))
     warnings = [line.split("=", 1)[1].split("|")[0] for line in report if line.startswith("warning[]=")]
     suggestions = [line.split("=", 1)[1].split("|")[0] for line in report if line.startswith("suggestion[]=")]
-    return int(values["hardening_index"]), warnings, suggestions
+    return int(values["hardening_index"]), warnings, suggestions, aide
 
 
 @pytest.mark.parametrize("server", [DATA, APP1], ids=lambda s: s.name)
-def test_lynis_hardening_index(rehearsed, server):
-    index, warnings, suggestions = lynis(server)
+def test_lynis_hardening_index(rehearsed, server, capsys):
+    index, warnings, suggestions, aide = lynis(server)
     kernel = sorted({t for t in warnings + suggestions if t.startswith(KERNEL_FINDINGS)})
     others = sorted({t for t in warnings + suggestions if not t.startswith(KERNEL_FINDINGS)})
     log = on(server, "cat", "/var/log/lynis.log").stdout
     earned, possible = totals(log)
     kernel_lost = sum(n for t, n in points_lost(log).items() if t.startswith(KERNEL_FINDINGS))
-    print(f"[lynis] {server.name}: hardening index {index} ({earned} of {possible} points); "
-          f"{len(warnings)} warnings, {len(suggestions)} suggestions; the kernel's (this machine's, counted apart): "
-          f"{', '.join(kernel) or 'none'}, {kernel_lost} points (without them: "
-          f"{100 * earned // (possible - kernel_lost)}); the others: {', '.join(others) or 'none'}")
+    figure(capsys, f"[lynis] {server.name}: hardening index {index} ({earned} of {possible} points); "
+                   f"{len(warnings)} warnings, {len(suggestions)} suggestions; the kernel's (this machine's, "
+                   f"counted apart): {', '.join(kernel) or 'none'}, {kernel_lost} points (without them: "
+                   f"{100 * earned // (possible - kernel_lost)}); the others: {', '.join(others) or 'none'}; "
+                   f"AIDE's database {'built' if aide else 'missing'}")
     assert index >= LYNIS_MINIMUM, f"{server.name}: Lynis hardening index {index} < {LYNIS_MINIMUM}"
 
 
@@ -174,25 +180,25 @@ def nmap(targets: list[str], netns_of: int | None = None) -> dict[str, dict[str,
     return found
 
 
-def test_nmap_from_outside_the_admin_and_edge_ranges_finds_no_open_port(rehearsed):
+def test_nmap_from_outside_the_admin_and_edge_ranges_finds_no_open_port(rehearsed, capsys):
     with outsider() as pid:
         found = nmap([s.address for s in SERVERS], netns_of=pid)
     for server in SERVERS:
         result = found[server.address]
-        print(f"[nmap] from {OUTSIDER} to {server.name}: open {result['open'] or 'none'}, "
-              f"{result['filtered']} filtered, {result['closed']} closed")
+        figure(capsys, f"[nmap] from {OUTSIDER} to {server.name}: open {result['open'] or 'none'}, "
+                       f"{result['filtered']} filtered, {result['closed']} closed")
     for server in SERVERS:
         assert found[server.address]["open"] == [], f"{server.name}: {found[server.address]}"
 
 
-def test_nmap_from_the_admins_and_the_edges_address_finds_only_what_the_firewall_admits(rehearsed):
+def test_nmap_from_the_admins_and_the_edges_address_finds_only_what_the_firewall_admits(rehearsed, capsys):
     """This machine is both admin_cidrs and edge_ranges here (GATEWAY/32): 22 on every server, 80 and
     443 on the application servers only."""
     found = nmap([s.address for s in SERVERS])
     for server in SERVERS:
         result = found[server.address]
-        print(f"[nmap] from {GATEWAY} to {server.name}: open {result['open']}, {result['filtered']} filtered, "
-              f"{result['closed']} closed")
+        figure(capsys, f"[nmap] from {GATEWAY} to {server.name}: open {result['open']}, "
+                       f"{result['filtered']} filtered, {result['closed']} closed")
     assert found[DATA.address]["open"] == [22], found[DATA.address]
     for server in (APP1, APP2):
         assert found[server.address]["open"] == [22, 80, 443], f"{server.name}: {found[server.address]}"
