@@ -34,23 +34,186 @@ PermitRootLogin no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 AllowUsers {user}
+# What ssh-audit (3.x) calls safe, and no finite-field Diffie-Hellman: with none offered there is
+# nothing for a DHEat flood (CVE-2002-20001) to make the server compute. curve25519 stays (ssh-audit
+# warns: not post-quantum) for clients older than OpenSSH 8.5 and Go's x/crypto/ssh, which lack sntrup761.
+KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org
+Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr
+MACs hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com,umac-128-etm@openssh.com
+HostKeyAlgorithms ssh-ed25519,ssh-ed25519-cert-v01@openssh.com
+# Unauthenticated connections: at most 10 before refusing 30 % of new ones, none past 60; 30 s to log in.
+MaxStartups 10:30:60
+LoginGraceTime 30
+MaxAuthTries 3
+MaxSessions 2
+ClientAliveInterval 300
+ClientAliveCountMax 2
+TCPKeepAlive no
+LogLevel VERBOSE
+Compression no
+X11Forwarding no
+AllowAgentForwarding no
+AllowStreamLocalForwarding no
+# `ssh -L` tunnels (to the monitoring's web interfaces) stay usable; nothing is forwarded the other way.
+AllowTcpForwarding local
+GatewayPorts no
+PermitTunnel no
+PermitUserEnvironment no
 """
 FAIL2BAN_JAIL = """\
+[DEFAULT]
+backend = systemd
+bantime = 1h
+findtime = 10m
+maxretry = 5
+
 [sshd]
 enabled = true
-backend = systemd
-maxretry = 5
-bantime = 1h
+mode = normal
+port = {port}
 """
 AUTO_UPGRADES = """\
 APT::Periodic::Update-Package-Lists "1";
 APT::Periodic::Unattended-Upgrade "1";
 """
+# The system's hardening (issue 35). Kernel parameters in two files: the network's belong to the
+# server's own network namespace (a container's too), the others to the kernel. Docker needs
+# forwarding (net.ipv4.ip_forward and conf.all.forwarding stay 1) and loads modules as it goes
+# (kernel.modules_disabled stays 0).
+SYSCTL_NETWORK = "/etc/sysctl.d/60-preflight-network.conf"
+SYSCTL_NETWORK_CONF = """\
+net.ipv4.conf.all.rp_filter = 1
+net.ipv4.conf.default.rp_filter = 1
+net.ipv4.conf.all.accept_redirects = 0
+net.ipv4.conf.default.accept_redirects = 0
+net.ipv4.conf.all.secure_redirects = 0
+net.ipv4.conf.default.secure_redirects = 0
+net.ipv4.conf.all.send_redirects = 0
+net.ipv4.conf.default.send_redirects = 0
+net.ipv4.conf.all.accept_source_route = 0
+net.ipv4.conf.default.accept_source_route = 0
+net.ipv4.conf.all.log_martians = 1
+net.ipv4.conf.default.log_martians = 1
+net.ipv4.conf.all.bootp_relay = 0
+net.ipv4.conf.all.proxy_arp = 0
+net.ipv4.icmp_echo_ignore_broadcasts = 1
+net.ipv4.icmp_ignore_bogus_error_responses = 1
+net.ipv4.tcp_syncookies = 1
+net.ipv6.conf.all.accept_redirects = 0
+net.ipv6.conf.default.accept_redirects = 0
+net.ipv6.conf.all.accept_source_route = 0
+net.ipv6.conf.default.accept_source_route = 0
+"""
+# A container shares its host's kernel: these are not its to set (a rehearsal server would change
+# the machine running it), so the file is put in force only where the server has a kernel of its own.
+SYSCTL_KERNEL = "/etc/preflight/sysctl-kernel.conf"
+SYSCTL_KERNEL_CONF = """\
+kernel.kptr_restrict = 2
+kernel.dmesg_restrict = 1
+kernel.perf_event_paranoid = 3
+kernel.unprivileged_bpf_disabled = 1
+kernel.yama.ptrace_scope = 1
+kernel.randomize_va_space = 2
+kernel.sysrq = 0
+kernel.core_uses_pid = 1
+fs.suid_dumpable = 0
+fs.protected_fifos = 2
+fs.protected_regular = 2
+fs.protected_hardlinks = 1
+fs.protected_symlinks = 1
+dev.tty.ldisc_autoload = 0
+net.core.bpf_jit_harden = 2
+"""
+SYSCTL_KERNEL_IN_FORCE = (f"systemd-detect-virt --container --quiet || "
+                          f"ln -sf {SYSCTL_KERNEL} /etc/sysctl.d/61-preflight-kernel.conf")
+NO_CORE_DUMPS = {
+    "/etc/security/limits.d/60-preflight-core.conf": "* hard core 0\n* soft core 0\n",
+    "/etc/systemd/coredump.conf.d/60-preflight.conf": "[Coredump]\nStorage=none\nProcessSizeMax=0\n",
+    "/etc/systemd/system.conf.d/60-preflight-core.conf": "[Manager]\nDefaultLimitCORE=0\n",
+}
+# Login shells: new files readable by the group at most, no core dumps, idle interactive shells
+# closed after 15 minutes (`ssh -N -L` tunnels have no shell and stay). login.defs: the umask
+# pam_umask and useradd read, and the rounds of SHA-512 password hashes (the accounts have no
+# password; for any given later).
+LOGIN_PROFILE = "/etc/profile.d/60-preflight-login.sh"
+LOGIN_PROFILE_SH = """\
+umask 027
+ulimit -c 0
+if [ "${TMOUT:-}" != 900 ]; then
+  TMOUT=900
+  readonly TMOUT
+  export TMOUT
+fi
+"""
+LOGIN_DEFS = (r"sed -i 's/^UMASK[[:space:]].*/UMASK\t\t027/' /etc/login.defs && "
+              r"{ grep -q '^SHA_CRYPT_MIN_ROUNDS' /etc/login.defs || "
+              r"printf 'SHA_CRYPT_MIN_ROUNDS 5000\nSHA_CRYPT_MAX_ROUNDS 50000\n' >>/etc/login.defs; }")
+# Protocols and storage nothing here uses. Not iso9660 or vfat (config drives, EFI), not overlay (Docker).
+MODULES_OFF = "/etc/modprobe.d/60-preflight-off.conf"
+MODULES_OFF_CONF = "".join(f"install {m} /bin/true\nblacklist {m}\n" for m in (
+    "dccp", "sctp", "rds", "tipc", "usb-storage", "firewire-core", "firewire-ohci", "cramfs", "freevxfs", "jffs2",
+    "hfs", "hfsplus"))
+# A small audit rule set: changes to accounts, privileges, sshd, Docker's configuration, units, kernel
+# parameters and modules. No syscall rule on a busy path (each costs on every matching syscall).
+AUDIT_RULES = "/etc/audit/rules.d/60-preflight.rules"
+AUDIT_RULES_CONF = """\
+-w /etc/passwd -p wa -k identity
+-w /etc/group -p wa -k identity
+-w /etc/shadow -p wa -k identity
+-w /etc/gshadow -p wa -k identity
+-w /etc/sudoers -p wa -k privilege
+-w /etc/sudoers.d/ -p wa -k privilege
+-w /etc/ssh/ -p wa -k sshd
+-w /etc/docker/ -p wa -k docker
+-w /etc/systemd/system/ -p wa -k units
+-w /etc/sysctl.d/ -p wa -k sysctl
+-w /etc/modprobe.d/ -p wa -k modules
+-w /etc/audit/ -p wa -k audit
+-a always,exit -F arch=b64 -S init_module,finit_module,delete_module -k modules
+"""
+# The kernel's audit answers its initial PID namespace only: in a container auditd cannot start.
+AUDITD_NOT_IN_CONTAINERS = "[Unit]\nConditionVirtualization=!container\n"
+# File integrity: AIDE, without the mailer it recommends (which would bring an MTA); its first
+# database is built in the background (cloud-init's end is not delayed), then Debian's daily timer
+# compares. What changes by design is left out: Docker's data, the data volume, logs, caches.
+AIDE_EXCLUDES = "/etc/aide/aide.conf.d/99_preflight"
+AIDE_EXCLUDES_CONF = "".join(f"!{path}\n" for path in (
+    DATA_MOUNT, "/var/lib/docker", "/var/lib/containerd", "/var/log", "/var/cache", "/var/lib/apt",
+    "/var/lib/fail2ban", "/var/lib/aide", "/var/tmp", "/tmp"))
+AIDE_INIT_UNIT = """\
+[Unit]
+Description=Build AIDE's first database (then dailyaidecheck.timer compares)
+ConditionPathExists=!/var/lib/aide/aide.db
+
+[Service]
+Type=oneshot
+Nice=19
+IOSchedulingClass=idle
+# The database's directory belongs to _aide (aideinit runs aide as that user): made so first,
+# should the package's own tmpfiles run not have (it does not in a chroot).
+ExecStartPre=/bin/systemd-tmpfiles --create aide-common.conf
+ExecStart=/usr/sbin/aideinit --yes --force
+"""
+AIDE_INSTALL = ("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends aide aide-common && "
+                "sed -i 's/^Checksums = H$/Checksums = sha512/' /etc/aide/aide.conf")
+# Unattended upgrades need the security repository: cloud images have it, a server you have may not.
+# (bootcmd: before cloud-init's package update and upgrade.)
+# One-line format: Lynis 3.0.8 (PKGS-7388) does not read deb822 `.sources` files.
+SECURITY_SOURCE = """\
+. /etc/os-release
+grep -rqs -e '-security' /etc/apt/sources.list /etc/apt/sources.list.d/ || \
+echo "deb http://deb.debian.org/debian-security $VERSION_CODENAME-security main" \
+>/etc/apt/sources.list.d/debian-security.list
+"""
+LEGAL_BANNER = ("Authorised access to this system only. All activity is monitored, logged and recorded;\n"
+                "unauthorised use is prohibited and may be reported to law enforcement.\n")
+
 # Docker's own defaults for every container it starts (Preflight's containers set theirs too).
 # Its data root is on the Hetzner volume: images, containers and named volumes (Postgres data)
 # survive a server replacement with the volume.
 DOCKER_DAEMON = {"data-root": f"{DATA_MOUNT}/docker", "log-driver": "json-file",
-                 "log-opts": {"max-size": "10m", "max-file": "3"}, "live-restore": True}
+                 "log-opts": {"max-size": "10m", "max-file": "3"}, "live-restore": True,
+                 "default-ulimits": {"core": {"Name": "core", "Hard": 0, "Soft": 0}}}
 DOCKER_WAITS_FOR_VOLUME = f"""\
 [Unit]
 RequiresMountsFor={DATA_MOUNT}
@@ -166,6 +329,40 @@ EDGE_FILTER_UNIT = DATA_PORTS_UNIT.replace("Admit Postgres and Redis only from t
     "preflight-data-ports", "preflight-edge-filter")
 
 
+# New SSH connections per source: 10 at once, then 10 a second (a dropped SYN is sent again by the
+# client a second later). ssh-audit's DHEat check asks for under 20 a second: it sees at most
+# (10 + 1.5 s x 10) / 1.5 s = 17. OpenSSH 9.2 (bookworm) has no PerSourcePenalties (9.8), and its
+# PerSourceMaxStartups bounds concurrency, not the rate ssh-audit measures. First in INPUT (also
+# ahead of the host firewall's accept of the admins): admins are throttled too.
+SSH_THROTTLE = """\
+#!/bin/sh
+set -eu
+for t in iptables ip6tables; do
+  $t -N PREFLIGHT-SSH 2>/dev/null || $t -F PREFLIGHT-SSH
+  $t -A PREFLIGHT-SSH -m hashlimit --hashlimit-name preflight-ssh --hashlimit-mode srcip \\
+    --hashlimit-above 10/second --hashlimit-burst 10 -j DROP
+  jump="-p tcp --dport {port} -m conntrack --ctstate NEW -j PREFLIGHT-SSH"
+  while $t -D INPUT $jump 2>/dev/null; do :; done
+  $t -I INPUT 1 $jump
+done
+"""
+SSH_THROTTLE_UNIT = """\
+[Unit]
+Description=Throttle new SSH connections per source (DHEat)
+Wants=network-pre.target
+Before=network-pre.target
+After=preflight-host-firewall.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/preflight-ssh-throttle
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
 def _file(path: str, content: str, permissions: str = "0644") -> dict:
     return {"path": path, "content": content, "permissions": permissions, "owner": "root:root"}
 
@@ -235,6 +432,25 @@ def firewall_files(firewall: HostFirewall) -> list[dict]:
     ]
 
 
+def system_files(ssh_port: int) -> list[dict]:
+    """The system's hardening, the same on every server (issue 35)."""
+    return [
+        _file("/usr/local/sbin/preflight-ssh-throttle", SSH_THROTTLE.format(port=ssh_port), "0755"),
+        _file("/etc/systemd/system/preflight-ssh-throttle.service", SSH_THROTTLE_UNIT),
+        _file(SYSCTL_NETWORK, SYSCTL_NETWORK_CONF),
+        _file(SYSCTL_KERNEL, SYSCTL_KERNEL_CONF),
+        *(_file(path, content) for path, content in NO_CORE_DUMPS.items()),
+        _file(LOGIN_PROFILE, LOGIN_PROFILE_SH),
+        _file(MODULES_OFF, MODULES_OFF_CONF),
+        _file(AUDIT_RULES, AUDIT_RULES_CONF, "0640"),
+        _file("/etc/systemd/system/auditd.service.d/10-preflight-not-in-containers.conf", AUDITD_NOT_IN_CONTAINERS),
+        _file(AIDE_EXCLUDES, AIDE_EXCLUDES_CONF),
+        _file("/etc/systemd/system/preflight-aide-init.service", AIDE_INIT_UNIT),
+        _file("/etc/issue", LEGAL_BANNER),
+        _file("/etc/issue.net", LEGAL_BANNER),
+    ]
+
+
 def render_boot(boot: ServerBoot) -> str:
     """#cloud-config for a server described by `boot`."""
     volume_files = [
@@ -250,14 +466,15 @@ def render_boot(boot: ServerBoot) -> str:
         _file("/etc/systemd/system/preflight-data-ports.service", DATA_PORTS_UNIT),
         _file("/etc/sysctl.d/90-preflight-bind.conf", NONLOCAL_BIND),
     ]
-    data_commands = [["sysctl", "--system"], *([["/usr/local/sbin/preflight-mount-volume"]] if boot.volume else []),
+    data_commands = [*([["/usr/local/sbin/preflight-mount-volume"]] if boot.volume else []),
                      ["systemctl", "daemon-reload"], ["systemctl", "restart", "docker"],
                      ["systemctl", "enable", "--now", "preflight-data-ports"]]
     firewall_commands = [["systemctl", "daemon-reload"],
                          ["systemctl", "enable", "--now", "preflight-host-firewall", "preflight-edge-filter"]]
     sshd = SSHD_CONFIG.format(user=boot.deploy_user)
-    if boot.firewall and boot.firewall.ssh_port != 22:
-        sshd += f"Port {boot.firewall.ssh_port}\n"
+    ssh_port = boot.firewall.ssh_port if boot.firewall else 22
+    if ssh_port != 22:
+        sshd += f"Port {ssh_port}\n"
     config: dict[str, Any] = {
         "groups": ["docker"],  # before the package creates it, so the deploy user can join
         "users": [{
@@ -274,19 +491,31 @@ def render_boot(boot: ServerBoot) -> str:
            if boot.host_key else {}),
         "package_update": True,
         "package_upgrade": True,
-        "packages": ["docker.io", "fail2ban", "unattended-upgrades"],
+        "bootcmd": [["sh", "-c", SECURITY_SOURCE]],
+        "packages": ["docker.io", "fail2ban", "unattended-upgrades", "auditd", "debsums", "apt-show-versions",
+                     "libpam-pwquality", "libpam-tmpdir", "acct"],
         "write_files": [
             _file(SSHD_HARDENING, sshd),
-            _file("/etc/fail2ban/jail.d/sshd.local", FAIL2BAN_JAIL),
+            _file("/etc/fail2ban/jail.local", FAIL2BAN_JAIL.format(port=ssh_port)),
             _file("/etc/apt/apt.conf.d/20auto-upgrades", AUTO_UPGRADES),
             _file("/etc/docker/daemon.json", json.dumps(daemon, indent=2) + "\n"),
+            *system_files(ssh_port),
             *(data_files if boot.data else []),
             *(firewall_files(boot.firewall) if boot.firewall else []),
         ],
         "runcmd": [
+            ["sh", "-c", SYSCTL_KERNEL_IN_FORCE],
+            ["sysctl", "--system"],
             *(data_commands if boot.data else [["systemctl", "restart", "docker"]]),
             *(firewall_commands if boot.firewall else []),
-            ["systemctl", "enable", "--now", "docker", "fail2ban", "unattended-upgrades"],
+            ["sh", "-c", LOGIN_DEFS],
+            ["chmod", "0750", f"/home/{boot.deploy_user}"],
+            ["sh", "-c", AIDE_INSTALL],
+            ["systemctl", "daemon-reload"],
+            ["systemctl", "enable", "--now", "docker", "fail2ban", "unattended-upgrades", "auditd",
+             "preflight-ssh-throttle"],
+            ["systemctl", "enable", "--now", "dailyaidecheck.timer"],
+            ["systemctl", "start", "--no-block", "preflight-aide-init"],
             ["sh", "-c", SSHD_INCLUDE_FIRST],
             ["systemctl", "restart", "ssh"],
         ],

@@ -22,7 +22,9 @@ REQUIRED_BINARIES = {"caddy": "caddy", "redis-server": "redis-server", "redis-cl
                      "openssl": "openssl", "curl": "curl", "runuser": "util-linux", "unshare": "util-linux",
                      "iptables": "iptables", "sshd": "openssh-server", "ssh-keygen": "openssh-client",
                      "ssh-agent": "openssh-client", "apt-cacher-ng": "apt-cacher-ng",
-                     "promtool": "prometheus", "amtool": "prometheus-alertmanager"}
+                     "promtool": "prometheus", "amtool": "prometheus-alertmanager",
+                     # the rehearsal's port scans (tests/rehearsal/test_outside_judges.py), nmap in a container's netns
+                     "nmap": "nmap", "nsenter": "util-linux"}
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 
 

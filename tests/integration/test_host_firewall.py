@@ -64,3 +64,24 @@ def test_behind_your_load_balancer_the_health_port_is_admitted_from_the_private_
     assert [r for r in rules if r.startswith("-A PREFLIGHT-HEALTH")] == [
         "-A PREFLIGHT-HEALTH -s 10.10.2.0/24 -j RETURN", "-A PREFLIGHT-HEALTH -j DROP"]
     assert rules.count("-A DOCKER-USER -p tcp -m conntrack --ctstate NEW --ctorigdstport 8081 -j PREFLIGHT-HEALTH") == 1
+
+
+def test_new_ssh_connections_are_throttled_ahead_of_the_admins_accept(tmp_path):
+    """The DHEat throttle (issue 35) sits first in INPUT, above the host firewall's accept of the admins,
+    whichever of the two units ran last, and once however often they run."""
+    missing = [p for p in daemons.missing_packages() if p in ("iptables", "util-linux")]
+    if missing:
+        pytest.fail("this test needs these Debian packages, which `make test` installs: " + ", ".join(missing))
+    for name in ("preflight-host-firewall", "preflight-ssh-throttle"):
+        (tmp_path / name).write_text(script(f"/usr/local/sbin/{name}"))
+    firewall, throttle = f"sh {tmp_path}/preflight-host-firewall", f"sh {tmp_path}/preflight-ssh-throttle"
+    result = subprocess.run(["unshare", "--net", "sh", "-c", f"{firewall} && {throttle} && {throttle} && {firewall} && "
+                             "iptables -S INPUT && ip6tables -S INPUT && iptables -S PREFLIGHT-SSH"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    rules = result.stdout.splitlines()
+    jump = "-A INPUT -p tcp -m tcp --dport 2222 -m conntrack --ctstate NEW -j PREFLIGHT-SSH"
+    assert rules.count(jump) == 2  # IPv4 and IPv6, once each
+    assert rules[1:3] == [jump, "-A INPUT -j PREFLIGHT-IN"]  # after `-P INPUT ACCEPT`: the throttle first
+    assert ("-A PREFLIGHT-SSH -m hashlimit --hashlimit-above 10/sec --hashlimit-burst 10 --hashlimit-mode srcip "
+            "--hashlimit-name preflight-ssh -j DROP") in rules

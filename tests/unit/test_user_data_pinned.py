@@ -16,10 +16,10 @@ from tests.unit.test_ssh_host import ssh_production
 KEY = HostKey("-----BEGIN OPENSSH PRIVATE KEY-----\nfixed\n-----END OPENSSH PRIVATE KEY-----\n",
               "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFixedKeyForThePinnedUserDataTest00000000 pinned")
 PINNED = {
-    "hetzner data server": "0bdac3f51e8f495d649b7251944d57a89afbded79be9a78fa381afda912bee1a",
-    "hetzner application server": "81a8fc42cb6a4f644894f488dc410ed02a3d801b559dd6e63e374566b5f1b3ac",
-    "ssh data server": "7fc4b88ae1ba193ed2946c43e5c1363c122d01a801bbf9194cd62f1c000dbf72",
-    "ssh application server": "0e97bc9e7db45a3a5cd961e879345496705c2c5053c3d7ef681de0e84a5d62b0",
+    "hetzner data server": "c6eefe6d42569c16cc67bd9be265301ca642e64c39e3c786cb02121f3a4d17c4",
+    "hetzner application server": "f2367e4a2fb31aec88b329e93332932b631182afde25f980e3807749f88df676",
+    "ssh data server": "66b77cf7177c1b292f97dca658e1169ea839c86c5aea60ba19400a626fa8c593",
+    "ssh application server": "7bf11e31d75de9f529d5974f1fea05298673cc3b85424dd96aebfcd63bb62cfb",
 }
 
 
