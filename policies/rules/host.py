@@ -128,7 +128,7 @@ def effective_sshd(document: Mapping[str, Any]) -> dict[str, str]:
 
 def key_only_ssh(props: Mapping[str, Any]) -> Iterator[str]:
     if not props.get("sshKeys"):
-        yield "give the server at least one SSH key (settings: host.ssh_public_keys); password login stays off"
+        yield "give the server at least one SSH key (settings: host.ssh_keys); password login stays off"
     document = cloud_config(props.get("userData") or "")
     if document is None:
         yield "the user data is not a #cloud-config document: its SSH settings cannot be judged; render it with Preflight"

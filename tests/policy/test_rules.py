@@ -157,7 +157,7 @@ CASES = [
     ("PF-HOST-001", "firewall", firewall_rule("22", ["128.0.0.0/1"]), "/16 or narrower"),
     ("PF-HOST-001", "firewall", firewall_rule("22", ["2000::/3"]), "2000::/3"),
     ("PF-HOST-004", "server", lambda r: (r.deps.clear(), r.props.update(firewallIds=[])), "attach a firewall"),
-    ("PF-HOST-005", "server", setp(sshKeys=[]), "SSH key"),
+    ("PF-HOST-005", "server", setp(sshKeys=[]), "settings: host.ssh_keys)"),
     # Read as cloud-init and sshd read it, not searched: the right words in a comment, or in a drop-in
     # that sorts after the one cloud-init writes, do not turn password login off.
     ("PF-HOST-005", "server", setp(userData="#cloud-config\nssh_pwauth: true\ndisable_root: true\n# ssh_pwauth: false\n"),
