@@ -7,6 +7,8 @@ from typing import Any
 
 from pulumi_policy import Severity
 
+from components.check_commands import cannot_fail, script_cannot_fail
+
 from .base import CONTAINER, REMOTE_IMAGE, long_running, number, role, rule_maker
 
 DOCKER_SOCKET = "/var/run/docker.sock"
@@ -20,6 +22,16 @@ def healthcheck(props: Mapping[str, Any]) -> Iterator[str]:
     tests = list(check.get("tests") or [])
     if not tests or tests[0] == "NONE":
         yield "give the container a healthcheck (settings: healthcheck.command); without one a broken release looks healthy"
+
+
+@long_running
+def healthcheck_can_fail(props: Mapping[str, Any]) -> Iterator[str]:
+    tests = list((props.get("healthcheck") or {}).get("tests") or [])
+    form, command = (tests[0], tests[1:]) if tests else ("NONE", [])
+    if form == "CMD" and cannot_fail(command) or form == "CMD-SHELL" and script_cannot_fail(" ".join(command)):
+        yield (f"the healthcheck of {props.get('name')} ({' '.join(command)}) exits 0 whatever the service does, "
+               "so it tests nothing; run a command that fails when the service does (settings: "
+               "healthcheck.command), e.g. an HTTP request to its health route")
 
 
 @long_running
@@ -123,4 +135,6 @@ RULES = [
     _rule("PF-CTR-011", "Application services wait until healthy before the old release goes.", Severity.HIGH,
           "zero-downtime replacement for stateless services (new container healthy before old one goes)",
           waits_until_healthy),
+    _rule("PF-CTR-012", "Healthchecks can fail: never true, exit 0, echo, sleep or `|| true`.", Severity.HIGH,
+          "every service has a healthcheck", healthcheck_can_fail),
 ]

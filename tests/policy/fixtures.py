@@ -14,6 +14,7 @@ from .harness import Res
 C = "docker:index/container:Container"
 ZONE = "0123456789abcdef0123456789abcdef"
 USER_DATA = "#cloud-config\nssh_pwauth: false\ndisable_root: true\nusers:\n  - name: deploy\n"
+HEALTH = ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8000/health"]  # a check that can fail
 ROUTES = [ProxyRoute("api.example.com", "/", upstream_marker("api"), "/health")]
 # What the program gives the proxy container (global options, headers, redirect) and the site blocks
 # it switches in the running proxy at each release (the ProxySites dynamic resource).
@@ -31,7 +32,7 @@ def labels(role: str, stack: str = "production") -> list[dict[str, str]]:
 def container(name: str, role: str, stack: str, protect: bool = False, networks=("internal",), **props) -> Res:
     base = {
         "name": name, "image": f"sha256:{name}", "labels": labels(role, stack), "mustRun": True, "wait": True,
-        "healthcheck": {"tests": ["CMD", "true"], "interval": "10s"}, "memory": 256, "memorySwap": 256,
+        "healthcheck": {"tests": HEALTH, "interval": "10s"}, "memory": 256, "memorySwap": 256,
         "cpus": "0.5", "restart": "unless-stopped", "logDriver": "json-file",
         "logOpts": {"max-size": "10m", "max-file": "3"}, "securityOpts": ["no-new-privileges:true"],
         "networksAdvanced": [{"name": network, "aliases": [name]} for network in networks],

@@ -99,6 +99,13 @@ CASES = [
     ("PF-DATA-006", "postgres", setp(command=["postgres"]), "max_connections"),
     ("PF-CTR-001", "api", setp(healthcheck=None), "healthcheck"),
     ("PF-CTR-001", "redis", setp(healthcheck={"tests": ["NONE"]}), "healthcheck"),
+    # A check that cannot fail, in each form Docker runs it.
+    ("PF-CTR-012", "api", setp(healthcheck={"tests": ["CMD", "true"]}), "tests nothing"),
+    ("PF-CTR-012", "redis", setp(healthcheck={"tests": ["CMD-SHELL", "exit 0"]}), "of redis (exit 0)"),
+    ("PF-CTR-012", "postgres", setp(healthcheck={"tests": ["CMD", "sh", "-c", "pg_isready || true"]}), "tests nothing"),
+    ("PF-CTR-012", "proxy", setp(healthcheck={"tests": ["CMD-SHELL", "curl -f http://localhost/ ; echo ok"]}),
+     "tests nothing"),
+    ("PF-CTR-012", "backup", setp(healthcheck={"tests": ["CMD", "/bin/sleep", "1"]}), "tests nothing"),
     ("PF-CTR-002", "api", setp(memory=0), "memory limit"),
     ("PF-CTR-002", "api", setp(memorySwap=-1), "memorySwap"),
     ("PF-CTR-003", "postgres", setp(cpus=None), "CPU limit"),
@@ -310,3 +317,22 @@ def test_a_proxy_without_a_readable_config_fails_every_proxy_rule_instead_of_pas
     outcome = Pack("production").analyze(mutated(production("production"), "proxy", setp(uploads=[])))
     assert {"PF-SEC-007", "PF-SEC-008", "PF-SEC-009"} <= outcome.rules()
     assert all("carries no Caddyfile" in v.message for v in outcome.violations if v.rule == "PF-SEC-009")
+
+
+@pytest.mark.parametrize("tests", [
+    ["CMD", "sh", "-c", "pg_isready && echo ok"],  # echo after a check that must pass first
+    ["CMD", "sh", "-ec", "curl -fsS http://127.0.0.1:8000/health; echo done"],  # -e: the curl's failure ends it
+    ["CMD-SHELL", "set -o pipefail; curl -fsS http://127.0.0.1:8000/health | cat"],
+    ["CMD-SHELL", "curl -f http://127.0.0.1:8000/health >/dev/null 2>&1"],
+    ["CMD-SHELL", "if curl -f http://127.0.0.1:8000/health; then exit 0; fi"],  # not judged: never a false refusal
+    ["CMD", "python3", "/app/app.py", "check"],
+])
+def test_healthchecks_that_can_fail_pass(pack, tests):
+    outcome = pack.analyze(mutated(production(), "api", setp(healthcheck={"tests": tests})))
+    assert "PF-CTR-012" not in outcome.rules(), outcome.violations
+
+
+def test_an_unknown_healthcheck_is_not_applicable(pack):
+    outcome = pack.analyze(mutated(production(), "api", setp(healthcheck={"tests": ["CMD", UNKNOWN]})))
+    assert "PF-CTR-012" not in outcome.rules()
+    assert "unknown at preview" in outcome.not_applicable["PF-CTR-012"]

@@ -1,0 +1,57 @@
+"""Settings checks of issue 33: kinds of mistakes refused before anything is registered, each
+naming the setting and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.check_commands import cannot_fail
+from components.settings import SettingsError, parse_settings
+from tests.stack_config import CLOUD_SECRETS, stack_config
+
+
+def problems(raw, stack="local"):
+    secrets = set(CLOUD_SECRETS) if stack != "local" else set()
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(stack, raw, secrets)
+    return caught.value.problems
+
+
+def valid(raw, stack="local"):
+    secrets = set(CLOUD_SECRETS) if stack != "local" else set()
+    return parse_settings(stack, raw, secrets)[0]
+
+
+@pytest.mark.parametrize("command", [["true"], ["exit", "0"], ["echo", "ok"], ["sleep", "1"], ["/bin/true"],
+                                     ["sh", "-c", "curl -f http://127.0.0.1:8000/health || true"],
+                                     ["sh", "-c", "curl -f http://127.0.0.1:8000/health; exit 0"],
+                                     ["bash", "-c", "exit 0; curl -f http://127.0.0.1:8000/health"]])
+def test_a_service_healthcheck_that_cannot_fail_is_refused(command):
+    raw = stack_config("local")
+    raw["services"]["api"]["healthcheck"] = {"command": command}
+    [problem] = problems(raw)
+    assert problem.startswith("preflight:services.api.healthcheck.command:") and "tests nothing" in problem
+
+
+def test_the_database_and_proxy_healthchecks_are_judged_too():
+    raw = stack_config("local")
+    raw["database"] = {"healthcheck_command": ["sh", "-c", "pg_isready | true"]}
+    raw["proxy"] = {"healthcheck": {"command": [":"]}}
+    assert [p.split(":", 2)[1] for p in problems(raw)] == ["database.healthcheck_command", "proxy.healthcheck.command"]
+
+
+@pytest.mark.parametrize("command", [["pg_isready"], ["sh", "-c", "pg_isready && echo ok"],
+                                     ["sh", "-ec", "pg_isready; echo done"], ["sh", "-c", "set -e; pg_isready; true"],
+                                     ["sh", "-c", "false || pg_isready"], ["exit", "1"]])
+def test_checks_that_can_fail_are_kept(command):
+    raw = stack_config("local")
+    raw["database"] = {"healthcheck_command": command}
+    assert valid(raw).database.healthcheck_command == command
+
+
+def test_the_platforms_own_checks_can_fail():
+    from components.settings import ProxySettings
+
+    assert not cannot_fail(ProxySettings().healthcheck.command)
+    assert not cannot_fail(["sh", "-c", 'redis-cli -a "$(cat /run/secrets/redis_password)" --no-auth-warning ping '
+                                        "| grep -q PONG"])
