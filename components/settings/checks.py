@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..platform_secrets import GENERATED_BACKUP_PASSWORD
+from ..secret_names import secrets_in
 from .backup import S3Repository
 from .errors import fix_at, listing
 from .host import CLOUD_ENVIRONMENTS, PUBLIC_HOSTS
@@ -112,10 +113,19 @@ def routes_are_distinct(s: StackSettings) -> None:
             routes[key] = name
 
 
+def no_secret_written_in_any_setting(s: StackSettings) -> None:
+    """A URL with a password, `--token x` on a command line, in any setting (the backup repository,
+    env values, commands, healthchecks): secrets come from config secrets, never the stack file."""
+    for path, what in secrets_in(s.model_dump(mode="json", exclude={"stack", "secrets"})):
+        raise fix_at(path.replace("[", ".").replace("]", "").split("."), "{what}: a secret never sits in the stack "
+                     "file in plain text; declare it under preflight:secrets (source: config, set with `pulumi config "
+                     "set --secret`) and pass it by name (secret_env, or the section's *_secret setting)", what=what)
+
+
 def services_start_in_some_order(s: StackSettings) -> None:
     service_start_order(s.services)  # raises on a cycle
 
 
 CHECKS = (environment_matches_stack, cloud_sections_where_they_belong, no_secret_takes_a_platform_name,
           backup_secrets_are_declared, monitoring_reaches_the_team, cloud_backups_leave_the_server, services_name_what_exists,
-          routes_are_distinct, services_start_in_some_order)
+          routes_are_distinct, no_secret_written_in_any_setting, services_start_in_some_order)

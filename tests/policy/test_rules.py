@@ -35,6 +35,10 @@ def commented(text: str) -> str:
     return "".join(f"#{line}\n" for line in text.splitlines())
 
 
+def labels_of(name):
+    return [label for res in production() if res.name == name for label in res.props["labels"]]
+
+
 def drop(name):
     return lambda resources: [r for r in resources if r.name != name]
 
@@ -44,6 +48,23 @@ CASES = [
     ("PF-SEC-001", "api", env("JWT_SECRET=hunter2hunter2"), "JWT_SECRET_FILE"),
     ("PF-SEC-001", "api", env("STRIPE_API_KEY=sk_live_x"), "plain text"),
     ("PF-SEC-002", "api", setp(labels=[{"label": "db_password", "value": "x"}]), "labels are public"),
+    # Secrets by value, whatever the name: a URL with a password in env, labels and every other field.
+    ("PF-SEC-001", "api", env("DATABASE_URL=postgres://app:hunter2@postgres:5432/app"), "a URL with a password"),
+    ("PF-SEC-001", "backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14",
+                                 "RESTIC_REPOSITORY=s3:https://AKIA1:hunter2@fsn1.example.com/b/p"), "(https://AKIA1:***@...)"),
+    ("PF-SEC-002", "api", setp(labels=[*labels_of("api"), {"label": "cache", "value": "redis://:hunter2@redis:6379"}]),
+     "carries a URL with a password"),
+    ("PF-SEC-010", "api", setp(command=["api", "serve", "--db-password=hunter2"]), "--db-password=***"),
+    ("PF-SEC-010", "api", setp(command=["api", "--token", "hunter2"]), "--token ***"),
+    ("PF-SEC-010", "api", setp(entrypoint=["sh", "-c", "PGPASSWORD=hunter2 exec api"]), "PGPASSWORD=***"),
+    ("PF-SEC-010", "api", setp(healthcheck={"tests": ["CMD-SHELL", "curl -fsS https://admin:hunter2@localhost/health"]}),
+     "healthcheck.tests of api carries a URL with a password"),
+    ("PF-SEC-010", "server", lambda r: r.props["labels"].update(backup="s3:https://AKIA1:hunter2@fsn1.example.com/b"),
+     "labels.backup"),
+    ("PF-SEC-010", "server", lambda r: r.props.update(userData=r.props["userData"] + (
+        "write_files:\n  - path: /etc/app.env\n    content: \"URL=https://bot:hunter2@ghcr.io\"\n")), "userData of"),
+    ("PF-SEC-010", "proxy-sites", lambda r: r.props["upstreams"].update(api="https://u:hunter2@api-1a2b3c4:8000"),
+     "upstreams.api of this resource"),
     ("PF-SEC-003", "jwt-secret", setp(length=16), "at least 32"),
     ("PF-SEC-003", "postgres-password", setp(length=20), "at least 32"),
     ("PF-SEC-004", "api", env("CORS_ALLOWED_ORIGINS=*"), "never '*'"),
@@ -336,3 +357,29 @@ def test_an_unknown_healthcheck_is_not_applicable(pack):
     outcome = pack.analyze(mutated(production(), "api", setp(healthcheck={"tests": ["CMD", UNKNOWN]})))
     assert "PF-CTR-012" not in outcome.rules()
     assert "unknown at preview" in outcome.not_applicable["PF-CTR-012"]
+
+
+def test_no_message_repeats_the_secret_it_found(pack):
+    for rule, resource, change, _ in CASES:
+        if rule in ("PF-SEC-001", "PF-SEC-002", "PF-SEC-010"):
+            outcome = pack.analyze(mutated(production(), resource, change))
+            assert all("hunter2" not in v.message for v in outcome.violations), outcome.violations
+
+
+@pytest.mark.parametrize("change", [
+    setp(command=["api", "--password-file", "/run/secrets/db_password", "--token", "$API_TOKEN"]),
+    setp(entrypoint=["sh", "-c", "PGPASSWORD=$(cat /run/secrets/postgres_password) exec api"]),
+    env("SENTRY_URL=https://public@sentry.example.com/1", "UPSTREAM=ssh://deploy@203.0.113.10"),
+    setp(labels=[*labels_of("api"), {"label": "repository", "value": "s3:https://fsn1.example.com/b/p"}]),
+])
+def test_references_and_urls_without_a_password_pass(pack, change):
+    outcome = pack.analyze(mutated(production(), "api", change))
+    assert not {"PF-SEC-001", "PF-SEC-002", "PF-SEC-010"} & outcome.rules(), outcome.violations
+
+
+def test_a_field_unknown_at_preview_leaves_the_secret_rule_not_applicable_unless_another_field_fails(pack):
+    outcome = pack.analyze(mutated(production(), "api", setp(command=[UNKNOWN])))
+    assert "PF-SEC-010" not in outcome.rules()
+    assert "unknown at preview" in outcome.not_applicable["PF-SEC-010"]
+    both = mutated(production(), "api", setp(command=[UNKNOWN], entrypoint=["api", "--token", "hunter2"]))
+    assert pack.analyze(both).rules() == {"PF-SEC-010"}

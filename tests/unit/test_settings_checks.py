@@ -10,16 +10,19 @@ from components.settings import SettingsError, parse_settings
 from tests.stack_config import CLOUD_SECRETS, stack_config
 
 
+def parsed(raw, stack):
+    secrets = {} if stack == "local" else CLOUD_SECRETS
+    return parse_settings(stack, {**raw, **secrets}, set(secrets))
+
+
 def problems(raw, stack="local"):
-    secrets = set(CLOUD_SECRETS) if stack != "local" else set()
     with pytest.raises(SettingsError) as caught:
-        parse_settings(stack, raw, secrets)
+        parsed(raw, stack)
     return caught.value.problems
 
 
 def valid(raw, stack="local"):
-    secrets = set(CLOUD_SECRETS) if stack != "local" else set()
-    return parse_settings(stack, raw, secrets)[0]
+    return parsed(raw, stack)[0]
 
 
 @pytest.mark.parametrize("command", [["true"], ["exit", "0"], ["echo", "ok"], ["sleep", "1"], ["/bin/true"],
@@ -55,3 +58,31 @@ def test_the_platforms_own_checks_can_fail():
     assert not cannot_fail(ProxySettings().healthcheck.command)
     assert not cannot_fail(["sh", "-c", 'redis-cli -a "$(cat /run/secrets/redis_password)" --no-auth-warning ping '
                                         "| grep -q PONG"])
+
+
+@pytest.mark.parametrize("change, at", [
+    (lambda raw: raw["services"]["api"]["env"].update(DATABASE_URL="postgres://app:hunter2@db:5432/app"),
+     "services.api.env.DATABASE_URL"),
+    (lambda raw: raw["services"]["api"].update(command=["python3", "/app/app.py", "serve", "--db-password=hunter2"]),
+     "services.api.command"),
+    (lambda raw: raw["services"]["api"].update(migrate_command=["sh", "-c", "PGPASSWORD=hunter2 migrate up"]),
+     "services.api.migrate_command"),
+    (lambda raw: raw["services"]["api"]["healthcheck"].update(
+        command=["curl", "-f", "https://admin:hunter2@127.0.0.1:8000/health"]), "services.api.healthcheck.command"),
+    (lambda raw: raw["backup"]["repository"].update(url="s3:https://AKIA1:hunter2@fsn1.example.com/b/p"),
+     "backup.repository.url"),
+])
+def test_a_secret_written_in_any_setting_is_refused(change, at):
+    raw = stack_config("production")
+    change(raw)
+    [problem] = problems(raw, "production")
+    assert problem.startswith(f"preflight:{at}:") and "preflight:secrets" in problem, problem
+    assert "hunter2" not in problem
+
+
+def test_references_and_urls_without_passwords_are_kept():
+    raw = stack_config("production")
+    raw["services"]["api"]["command"] = ["python3", "/app/app.py", "serve", "--password-file", "/run/secrets/x"]
+    raw["services"]["api"]["env"]["SENTRY_URL"] = "https://public@sentry.example.com/1"
+    raw["services"]["api"]["env"]["UPSTREAM"] = "ssh://deploy@203.0.113.10"
+    assert valid(raw, "production").services["api"].env["UPSTREAM"] == "ssh://deploy@203.0.113.10"
