@@ -127,6 +127,13 @@ CASES = [
     ("PF-CTR-012", "proxy", setp(healthcheck={"tests": ["CMD-SHELL", "curl -f http://localhost/ ; echo ok"]}),
      "tests nothing"),
     ("PF-CTR-012", "backup", setp(healthcheck={"tests": ["CMD", "/bin/sleep", "1"]}), "tests nothing"),
+    # Nothing around the proxy: a service, a job or a sidecar on a public address or the host's network.
+    ("PF-CTR-013", "api", setp(ports=[{"internal": 8000, "external": 8000}]), "api publishes 0.0.0.0:8000->8000"),
+    ("PF-CTR-013", "backup", setp(ports=[{"internal": 9000, "external": 9000, "ip": "203.0.113.10"}]),
+     "on a public address"),
+    ("PF-CTR-013", "api", setp(ports=[{"internal": 8000, "external": 8000, "ip": "::"}]), "publishes :::8000"),
+    ("PF-CTR-013", "api-migrate", setp(publishAllPorts=True), "publishAllPorts"),
+    ("PF-CTR-013", "api", setp(networkMode="host"), "host's network"),
     ("PF-CTR-002", "api", setp(memory=0), "memory limit"),
     ("PF-CTR-002", "api", setp(memorySwap=-1), "memorySwap"),
     ("PF-CTR-003", "postgres", setp(cpus=None), "CPU limit"),
@@ -383,3 +390,15 @@ def test_a_field_unknown_at_preview_leaves_the_secret_rule_not_applicable_unless
     assert "unknown at preview" in outcome.not_applicable["PF-SEC-010"]
     both = mutated(production(), "api", setp(command=[UNKNOWN], entrypoint=["api", "--token", "hunter2"]))
     assert pack.analyze(both).rules() == {"PF-SEC-010"}
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "::1", "10.10.1.10"])
+def test_a_service_on_loopback_or_the_private_network_is_not_public(pack, ip):
+    outcome = pack.analyze(mutated(production(), "api", setp(ports=[{"internal": 8000, "external": 8000, "ip": ip}])))
+    assert "PF-CTR-013" not in outcome.rules(), outcome.violations
+
+
+def test_an_unknown_published_address_is_not_applicable(pack):
+    outcome = pack.analyze(mutated(production(), "api", setp(ports=[{"internal": 8000, "external": 8000, "ip": UNKNOWN}])))
+    assert "PF-CTR-013" not in outcome.rules()
+    assert "unknown at preview" in outcome.not_applicable["PF-CTR-013"]
