@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..setting_types import ImageRef, Name, Strict
+from ..transport import plain_http_repository
 from .errors import fix
 
 
@@ -23,6 +24,15 @@ class S3Repository(Strict):
     url: str = Field(pattern=r"^s3:https?://[^/\s]+/[^\s]+$", description="restic repository, s3:https://host/bucket/path")
     access_key_id_secret: Name = Field(description="name in preflight:secrets")
     secret_access_key_secret: Name = Field(description="name in preflight:secrets")
+
+    @field_validator("url")
+    @classmethod
+    def _over_https(cls, url: str) -> str:
+        host = plain_http_repository(url)
+        if host:
+            raise fix("the backups would travel to {host} in plain HTTP (keys, and what an attacker may replace); use "
+                      "s3:https://{host}/...", host=host)
+        return url
 
 
 class Retention(Strict):

@@ -9,6 +9,7 @@ from typing import Any
 from pulumi_policy import Severity
 
 from components.secret_names import looks_secret, secret_in_text, secret_name
+from components.transport import plain_origins
 
 from . import caddyfile
 from .base import CONTAINER, REMOTE_IMAGE, env_items, label_map, number, role, rule_maker
@@ -61,6 +62,9 @@ def cors_origins(props: Mapping[str, Any]) -> Iterator[str]:
             origins = [o.strip() for o in re.split(r"[,\s]+", value) if o.strip()]
             if not origins or any("*" in o for o in origins):
                 yield f"env {key}={value!r}: list the exact origins (https://app.example.com), never '*'"
+            elif plain_origins(value):
+                yield (f"env {key}: {', '.join(plain_origins(value))} is not https://; production admits its "
+                       "origins over HTTPS only (https://app.example.com)")
 
 
 # Debug and development switches, recognised by the words of their names and by their values, not by

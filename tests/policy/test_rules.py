@@ -35,6 +35,15 @@ def commented(text: str) -> str:
     return "".join(f"#{line}\n" for line in text.splitlines())
 
 
+def proxy_config_with(old, new):
+    """The proxy container's Caddyfile with `old` replaced by `new`."""
+    def change(res):
+        content = res.props["uploads"][0]["content"]
+        assert old in content
+        res.props["uploads"][0]["content"] = content.replace(old, new)
+    return change
+
+
 def labels_of(name):
     return [label for res in production() if res.name == name for label in res.props["labels"]]
 
@@ -69,6 +78,9 @@ CASES = [
     ("PF-SEC-003", "postgres-password", setp(length=20), "at least 32"),
     ("PF-SEC-004", "api", env("CORS_ALLOWED_ORIGINS=*"), "never '*'"),
     ("PF-SEC-004", "api", env("CORS_ORIGINS=https://a.example.com,https://*.example.com"), "exact origins"),
+    # CORS over HTTPS only, whichever origin of the list is plain.
+    ("PF-SEC-004", "api", env("CORS_ALLOWED_ORIGINS=http://app.example.com"), "http://app.example.com is not https://"),
+    ("PF-SEC-004", "api", env("CORS_ORIGINS=https://a.example.com http://b.example.com"), "over HTTPS only"),
     ("PF-SEC-005", "api", env("DEBUG=true"), "turn debug off"),
     ("PF-SEC-005", "api", env("NODE_ENV=development"), "development mode"),
     # Spellings the first version of the rule let through (it knew a few exact names and values).
@@ -181,6 +193,21 @@ CASES = [
     # A proxy configured in one file, its site without the demand.
     ("PF-EDGE-010", "proxy", lambda r: r.props["uploads"][0].update(content=WHOLE_CADDYFILE.replace(CLIENT_AUTH, "")),
      "asks no client certificate"),
+    ("PF-TLS-001", "backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14",
+                                 "RESTIC_REPOSITORY=s3:http://fsn1.your-objectstorage.com/b/p"),
+     "fsn1.your-objectstorage.com in plain HTTP"),
+    ("PF-TLS-001", "backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14",
+                                 "RESTIC_REPOSITORY=rest:HTTP://backups.example.com:8000/prod"), "plain HTTP"),
+    ("PF-TLS-002", "proxy-sites", lambda r: r.props.update(template=SITES.replace(
+        CLIENT_AUTH, "\t\tprotocols tls1.0 tls1.3\n" + CLIENT_AUTH)), "admits tls1.0"),
+    ("PF-TLS-002", "proxy", lambda r: r.props["uploads"][0].update(content=WHOLE_CADDYFILE.replace(
+        CLIENT_AUTH, "\t\tprotocols tls1.1 tls1.2\n" + CLIENT_AUTH)), "(protocols tls1.1 tls1.2)"),
+    ("PF-TLS-003", "proxy", proxy_config_with("admin 127.0.0.1:2019", "admin 0.0.0.0:2019"), "listens on 0.0.0.0:2019"),
+    ("PF-TLS-003", "proxy", proxy_config_with("admin 127.0.0.1:2019", "admin :2019"), "admin API listens on :2019"),
+    ("PF-TLS-003", "proxy", lambda r: r.props["ports"].append({"internal": 2019, "external": 2019}), "admin port 2019"),
+    ("PF-TLS-004", "proxy", proxy_config_with("default-src 'self'", "default-src *"), "admits any host (default-src *)"),
+    ("PF-TLS-004", "proxy", proxy_config_with("base-uri 'self'", "base-uri 'self'; script-src 'self' https:"),
+     "script-src https:"),
     ("PF-HOST-001", "firewall", firewall_rule("22"), "admin CIDRs"),
     ("PF-HOST-001", "firewall", firewall_rule("22", ["::/0"]), "::/0"),
     ("PF-HOST-002", "firewall", firewall_rule("5432", ["10.0.0.0/8"]), "Postgres (5432"),
@@ -402,3 +429,30 @@ def test_an_unknown_published_address_is_not_applicable(pack):
     outcome = pack.analyze(mutated(production(), "api", setp(ports=[{"internal": 8000, "external": 8000, "ip": UNKNOWN}])))
     assert "PF-CTR-013" not in outcome.rules()
     assert "unknown at preview" in outcome.not_applicable["PF-CTR-013"]
+
+
+@pytest.mark.parametrize("name, change", [
+    ("proxy-sites", lambda r: r.props.update(template=SITES.replace(CLIENT_AUTH, "\t\tprotocols tls1.2 tls1.3\n" + CLIENT_AUTH))),
+    ("proxy-sites", lambda r: r.props.update(template=SITES.replace(CLIENT_AUTH, "\t\tprotocols tls1.3\n" + CLIENT_AUTH))),
+    ("proxy", proxy_config_with("admin 127.0.0.1:2019", "admin off")),
+    ("proxy", proxy_config_with("admin 127.0.0.1:2019", "admin localhost:2020")),
+    ("proxy", proxy_config_with("admin 127.0.0.1:2019", "admin unix//run/caddy-admin.sock")),
+    ("proxy", proxy_config_with("base-uri 'self'", "base-uri 'self'; img-src 'self' data: https://cdn.example.com")),
+    ("api", env("CORS_ALLOWED_ORIGINS=https://app.example.com,https://admin.example.com")),
+    # On the servers' private network (the rehearsal's S3 server), plain HTTP does not cross the internet.
+    ("backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14", "RESTIC_REPOSITORY=s3:http://10.250.0.1:9000/b")),
+    ("backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14", "RESTIC_REPOSITORY=s3:https://fsn1.example.com/b")),
+])
+def test_transport_that_is_secure_passes(pack, name, change):
+    outcome = pack.analyze(mutated(production(), name, change))
+    assert outcome.violations == [], outcome.violations
+
+
+def test_an_unknown_repository_or_proxy_config_is_not_applicable(pack):
+    resources = mutated(production(), "backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14",
+                                                    UNKNOWN))
+    resources = mutated(resources, "proxy-sites", setp(template=UNKNOWN))
+    outcome = pack.analyze(resources)
+    assert not {"PF-TLS-001", "PF-TLS-002"} & outcome.rules()
+    assert "unknown at preview" in outcome.not_applicable["PF-TLS-001"]
+    assert "unknown at preview" in outcome.not_applicable["PF-TLS-002"]

@@ -86,3 +86,32 @@ def test_references_and_urls_without_passwords_are_kept():
     raw["services"]["api"]["env"]["SENTRY_URL"] = "https://public@sentry.example.com/1"
     raw["services"]["api"]["env"]["UPSTREAM"] = "ssh://deploy@203.0.113.10"
     assert valid(raw, "production").services["api"].env["UPSTREAM"] == "ssh://deploy@203.0.113.10"
+
+
+@pytest.mark.parametrize("url", ["s3:http://fsn1.your-objectstorage.com/example-backups/p", "s3:http://203.0.113.7:9000/b/p"])
+def test_a_backup_repository_in_plain_http_is_refused(url):
+    raw = stack_config("production")
+    raw["backup"]["repository"]["url"] = url
+    [problem] = problems(raw, "production")
+    assert problem.startswith("preflight:backup.repository.url:") and "plain HTTP" in problem and "s3:https://" in problem
+
+
+def test_a_backup_repository_on_the_private_network_or_over_https_is_kept():
+    raw = stack_config("production")
+    raw["backup"]["repository"]["url"] = "s3:http://10.250.0.1:9000/rehearsal-backups/production"  # the rehearsal's
+    assert valid(raw, "production").backup.repository.url.startswith("s3:http://10.250.0.1")
+
+
+@pytest.mark.parametrize("policy, words", [("default-src *", "default-src *"), ("default-src 'self'; script-src https:",
+                                                                                  "script-src https:"), ("  ", "give one")])
+def test_a_content_security_policy_with_a_wildcard_or_none_is_refused(policy, words):
+    raw = stack_config("local")
+    raw["proxy"] = {"content_security_policy": policy}
+    [problem] = problems(raw)
+    assert problem.startswith("preflight:proxy.content_security_policy:") and words in problem
+
+
+def test_a_content_security_policy_naming_its_sources_is_kept():
+    raw = stack_config("local")
+    raw["proxy"] = {"content_security_policy": "default-src 'self'; img-src 'self' data: https://cdn.example.com"}
+    assert "cdn.example.com" in valid(raw).proxy.content_security_policy
