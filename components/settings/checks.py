@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..platform_secrets import GENERATED_BACKUP_PASSWORD
+from ..scheduling import looks_like_scheduler
 from ..secret_names import secrets_in
 from .backup import S3Repository
 from .errors import fix_at, listing
@@ -122,10 +123,27 @@ def no_secret_written_in_any_setting(s: StackSettings) -> None:
                      "set --secret`) and pass it by name (secret_env, or the section's *_secret setting)", what=what)
 
 
+def data_cannot_silently_vanish(s: StackSettings) -> None:
+    """Redis that holds data (holds_data, or job queues the monitoring watches) never evicts it; a
+    scheduler runs on one application server (on each of N, every job fires N times)."""
+    if s.cache.maxmemory_policy != "noeviction" and (s.cache.holds_data or s.monitoring.queues):
+        why = "holds_data is set" if s.cache.holds_data else "monitoring.queues names job queues in it"
+        raise fix_at(("cache", "maxmemory_policy"), "Redis holds data ({why}) but evicts keys when full "
+                     "({policy}): jobs and data vanish without an error; set maxmemory_policy: noeviction (writes fail "
+                     "loudly when full) and size maxmemory_mb", why=why, policy=s.cache.maxmemory_policy)
+    if not s.host.multi_host:
+        return
+    for name, service in s.services.items():
+        if service.placement == "every_app_server" and looks_like_scheduler([name, *(service.command or [])]):
+            raise fix_at(("services", name, "placement"), "{name} looks like a scheduler and runs on every application "
+                         "server, so each job fires once per server; set placement: one_app_server", name=name)
+
+
 def services_start_in_some_order(s: StackSettings) -> None:
     service_start_order(s.services)  # raises on a cycle
 
 
 CHECKS = (environment_matches_stack, cloud_sections_where_they_belong, no_secret_takes_a_platform_name,
           backup_secrets_are_declared, monitoring_reaches_the_team, cloud_backups_leave_the_server, services_name_what_exists,
-          routes_are_distinct, no_secret_written_in_any_setting, services_start_in_some_order)
+          routes_are_distinct, no_secret_written_in_any_setting, data_cannot_silently_vanish,
+          services_start_in_some_order)

@@ -1,6 +1,6 @@
 """The preflight rules, by concern. The pack, the README table and the tests all read ALL_RULES."""
 
-from . import containers, data, edge, environments, host, load_balancer, observability, security, transport
+from . import containers, data, data_loss, edge, environments, host, load_balancer, observability, security, transport
 
-ALL_RULES = [*security.RULES, *data.RULES, *containers.RULES, *edge.RULES, *host.RULES, *environments.RULES,
+ALL_RULES = [*security.RULES, *data.RULES, *data_loss.RULES, *containers.RULES, *edge.RULES, *host.RULES, *environments.RULES,
              *load_balancer.RULES, *observability.RULES, *transport.RULES]

@@ -60,7 +60,15 @@ def production(stack: str = "production") -> list[Res]:
                   envs=["POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password"],
                   volumes=[{"volumeName": "postgres-data", "containerPath": "/var/lib/postgresql/data"}],
                   ports=[{"internal": 5432, "external": 5432, "ip": "10.10.1.10"}], networks=("internal", "private")),
-        container("redis", "cache", stack, protect=True),
+        # A cache: it may evict, its volume is not backed up.
+        Res("docker:index/volume:Volume", "redis-data", {"name": "redis-data"}, protect=True),
+        container("redis", "cache", stack, protect=True, command=["redis-server", "/usr/local/etc/redis/redis.conf"],
+                  volumes=[{"volumeName": "redis-data", "containerPath": "/data"}],
+                  uploads=[{"file": "/usr/local/etc/redis/redis.conf",
+                            "content": "maxmemory 128mb\nmaxmemory-policy allkeys-lru\n"}]),
+        # A scheduler placed on one application server (placement: one_app_server).
+        container("scheduler-app1", "service", stack, command=["python3", "/app/app.py", "scheduler"],
+                  labels=[*labels("service", stack), {"label": "preflight.component", "value": "preflight-scheduler-app1"}]),
         container("api", "service", stack, envs=["JWT_SECRET_FILE=/run/secrets/jwt_secret",
                                           "CORS_ALLOWED_ORIGINS=https://app.example.com", "DEBUG=0",
                                           "SENTRY_DSN_FILE=/run/secrets/sentry_dsn"],

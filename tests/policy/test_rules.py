@@ -130,6 +130,13 @@ CASES = [
     ("PF-DATA-005", "backup", env("BACKUP_INTERVAL_S=3600"), "retention"),
     ("PF-DATA-005", "backup", setp(labels=[]), "add a backup job"),
     ("PF-DATA-006", "postgres", setp(command=["postgres"]), "max_connections"),
+    # Redis whose volume the backup job copies holds data: it must not evict.
+    ("PF-DATA-007", "backup", setp(volumes=[{"volumeName": "redis-data", "containerPath": "/redis", "readOnly": True}]),
+     "maxmemory-policy allkeys-lru"),
+    # A second copy of the scheduler on another server (placement every_app_server).
+    ("PF-DATA-008", "api", setp(command=["celery", "-A", "app", "beat"], labels=[
+        *labels_of("scheduler-app1")[:2], {"label": "preflight.component", "value": "preflight-scheduler-app2"}]),
+     "each job fires 2 times"),
     ("PF-CTR-001", "api", setp(healthcheck=None), "healthcheck"),
     ("PF-CTR-001", "redis", setp(healthcheck={"tests": ["NONE"]}), "healthcheck"),
     # A check that cannot fail, in each form Docker runs it.
@@ -456,3 +463,28 @@ def test_an_unknown_repository_or_proxy_config_is_not_applicable(pack):
     assert not {"PF-TLS-001", "PF-TLS-002"} & outcome.rules()
     assert "unknown at preview" in outcome.not_applicable["PF-TLS-001"]
     assert "unknown at preview" in outcome.not_applicable["PF-TLS-002"]
+
+
+def backs_up_redis_by_dependency(res):
+    res.props["volumes"] = [{"volumeName": UNKNOWN, "containerPath": "/redis"}]  # the volume's name: not known yet
+    res.deps["volumes"] = ["redis-data"]
+
+
+def test_redis_that_holds_data_is_found_through_the_dependency_when_names_are_unknown(pack):
+    resources = mutated(production(), "backup", backs_up_redis_by_dependency)
+    resources = mutated(resources, "redis", lambda r: r.deps.update(volumes=["redis-data"]))
+    assert pack.analyze(resources).rules() == {"PF-DATA-007"}
+    # The command line's policy wins over the file's; noeviction (or no policy: Redis' default) passes.
+    for command in (["redis-server", "/c.conf", "--maxmemory-policy", "noeviction"], ["redis-server"]):
+        quiet = mutated(resources, "redis", setp(command=command, uploads=[] if command == ["redis-server"] else [
+            {"file": "/c.conf", "content": "maxmemory-policy allkeys-lru"}]))
+        assert "PF-DATA-007" not in pack.analyze(quiet).rules()
+
+
+@pytest.mark.parametrize("command", [["python3", "/app/app.py", "worker"], ["python3", "/app/app.py", "serve"]])
+def test_copies_of_a_service_that_schedules_nothing_pass(pack, command):
+    copy = setp(command=command, labels=[*labels_of("scheduler-app1")[:2],
+                                         {"label": "preflight.component", "value": "preflight-worker-app2"}])
+    resources = mutated(mutated(production(), "api", copy), "scheduler-app1", setp(command=command, labels=[
+        *labels_of("scheduler-app1")[:2], {"label": "preflight.component", "value": "preflight-worker-app1"}]))
+    assert "PF-DATA-008" not in pack.analyze(resources).rules()

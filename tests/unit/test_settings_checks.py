@@ -115,3 +115,47 @@ def test_a_content_security_policy_naming_its_sources_is_kept():
     raw = stack_config("local")
     raw["proxy"] = {"content_security_policy": "default-src 'self'; img-src 'self' data: https://cdn.example.com"}
     assert "cdn.example.com" in valid(raw).proxy.content_security_policy
+
+
+@pytest.mark.parametrize("cache, monitoring, why", [
+    ({"holds_data": True, "maxmemory_policy": "allkeys-lru"}, None, "holds_data is set"),
+    ({"maxmemory_policy": "volatile-lfu"}, {"queues": [{"name": "jobs"}]}, "monitoring.queues"),
+])
+def test_redis_holding_data_with_an_evicting_policy_is_refused(cache, monitoring, why):
+    raw = stack_config("local")
+    raw["cache"] = cache
+    if monitoring:
+        raw["monitoring"] = {**raw.get("monitoring", {}), **monitoring}
+    [problem] = problems(raw)
+    assert problem.startswith("preflight:cache.maxmemory_policy:") and why in problem and "noeviction" in problem
+
+
+def test_a_cache_may_evict_and_data_may_stay_without_eviction():
+    raw = stack_config("local")
+    raw["cache"] = {"maxmemory_policy": "allkeys-lru"}
+    assert valid(raw).cache.maxmemory_policy == "allkeys-lru"
+    raw["cache"] = {"holds_data": True}
+    assert valid(raw).cache.maxmemory_policy == "noeviction"
+
+
+SCHEDULERS = [("scheduler", ["python3", "/app/app.py", "run"]), ("jobs", ["celery", "-A", "app", "beat"]),
+              ("tasks", ["supercronic", "/etc/crontab"]), ("clock", ["bundle", "exec", "clockwork", "clock.rb"])]
+
+
+@pytest.mark.parametrize("name, command", SCHEDULERS)
+def test_a_scheduler_on_every_application_server_is_refused(name, command):
+    raw = stack_config("production")
+    raw["host"]["app_servers"] = 2
+    raw["services"][name] = {"image": "ghcr.io/example/api:1.4.2", "command": command,
+                             "healthcheck": {"command": ["python3", "/app/app.py", "check"]}}
+    [problem] = problems(raw, "production")
+    assert problem.startswith(f"preflight:services.{name}.placement:") and "one_app_server" in problem
+
+
+@pytest.mark.parametrize("app_servers, placement", [(2, "one_app_server"), (1, "every_app_server")])
+def test_a_scheduler_on_one_server_is_kept(app_servers, placement):
+    raw = stack_config("production")
+    raw["host"]["app_servers"] = app_servers
+    raw["services"]["scheduler"] = {"image": "ghcr.io/example/api:1.4.2", "placement": placement,
+                                    "healthcheck": {"command": ["python3", "/app/app.py", "check"]}}
+    assert valid(raw, "production").services["scheduler"].placement == placement
