@@ -13,7 +13,8 @@ from .harness import Res
 
 C = "docker:index/container:Container"
 ZONE = "0123456789abcdef0123456789abcdef"
-USER_DATA = "#cloud-config\nssh_pwauth: false\ndisable_root: true\nusers:\n  - name: deploy\n"
+USER_DATA = ("#cloud-config\nssh_pwauth: false\ndisable_root: true\nusers:\n  - name: deploy\n    lock_passwd: true\n"
+             "    ssh_authorized_keys: [ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOps ops]\n")
 HEALTH = ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8000/health"]  # a check that can fail
 ROUTES = [ProxyRoute("api.example.com", "/", upstream_marker("api"), "/health")]
 # What the program gives the proxy container (global options, headers, redirect) and the site blocks

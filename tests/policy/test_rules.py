@@ -370,7 +370,8 @@ def test_web_ports_inside_cloudflares_ranges_and_a_narrow_admin_network_pass():
 
 def test_a_drop_in_that_sorts_before_cloud_inits_own_wins_as_in_sshd():
     user_data = ("#cloud-config\nssh_pwauth: true\ndisable_root: true\nwrite_files:\n"
-                 "  - path: /etc/ssh/sshd_config.d/00-preflight.conf\n    content: \"PasswordAuthentication no\\n\"\n")
+                 "  - path: /etc/ssh/sshd_config.d/00-preflight.conf\n    content: \"PasswordAuthentication no\\n\"\n"
+                 "users:\n  - name: deploy\n    ssh_authorized_keys: [ssh-ed25519 AAAA ops]\n")
     outcome = Pack("production").analyze(mutated(production("production"), "server", setp(userData=user_data)))
     assert "PF-HOST-005" not in outcome.rules()
 
