@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from . import cloudflare_ips
+from .hcloud_zones import ZONE_OF_LOCATION
 from .setting_types import DnsLabel, Name, Strict
 
 PublicKey = Annotated[str, Field(pattern=r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]{40,}( \S.*)?$")]
@@ -118,6 +119,10 @@ class HetznerHost(Strict):
             raise _fix("subnet {subnet} is not inside ip_range {ip_range}", subnet=self.subnet, ip_range=self.ip_range)
         if private_ip not in subnet:
             raise _fix("private_ip {ip} is not inside subnet {subnet}", ip=self.private_ip, subnet=self.subnet)
+        if ZONE_OF_LOCATION[self.location] != self.network_zone:
+            raise _fix("location {location} is in network zone {zone}, not {network_zone}: Hetzner refuses a server "
+                       "outside its network's zone at apply; set network_zone: {zone} or a location in {network_zone}",
+                       location=self.location, zone=ZONE_OF_LOCATION[self.location], network_zone=self.network_zone)
         try:
             app_subnet = ipaddress.ip_network(self.app_subnet)
         except ValueError as error:

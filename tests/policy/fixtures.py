@@ -89,13 +89,21 @@ def production(stack: str = "production") -> list[Res]:
             {"direction": "in", "protocol": "tcp", "port": "80", "sourceIps": ["173.245.48.0/20"]},
             {"direction": "in", "protocol": "icmp", "sourceIps": ["0.0.0.0/0", "::/0"]},
         ]}),
-        Res("hcloud:index/primaryIp:PrimaryIp", "ipv4", {"type": "ipv4", "autoDelete": False,
+        Res("hcloud:index/primaryIp:PrimaryIp", "ipv4", {"type": "ipv4", "location": "fsn1", "autoDelete": False,
                                                            "deleteProtection": True}, protect=True),
-        Res("hcloud:index/volume:Volume", "data", {"size": 50, "deleteProtection": True}, protect=True),
+        Res("hcloud:index/volume:Volume", "data", {"size": 50, "location": "fsn1", "deleteProtection": True}, protect=True),
+        Res("hcloud:index/network:Network", "network", {"name": "preflight", "ipRange": "10.10.0.0/16"}),
+        *[Res("hcloud:index/networkSubnet:NetworkSubnet", name, {"networkId": 1, "type": "cloud", "networkZone": "eu-central",
+                                                               "ipRange": ip_range}, deps={"networkId": ["network"]})
+          for name, ip_range in (("subnet", "10.10.1.0/24"), ("app-subnet", "10.10.2.0/24"))],
         Res("hcloud:index/server:Server", "server", {
             "serverType": "cx32", "image": "debian-12", "location": "fsn1", "backups": True,
             "deleteProtection": True, "rebuildProtection": True, "sshKeys": ["deploy"], "userData": USER_DATA,
-            "firewallIds": [1], "labels": {"stack": stack}}, protect=True, deps={"firewallIds": ["firewall"]}),
+            "firewallIds": [1], "labels": {"stack": stack}, "networks": [{"networkId": 1, "ip": "10.10.1.10"}],
+            "publicNets": [{"ipv4Enabled": True, "ipv4": 1}]}, protect=True,
+            deps={"firewallIds": ["firewall"], "networks": ["network"], "publicNets": ["ipv4"]}),
+        Res("hcloud:index/volumeAttachment:VolumeAttachment", "data-attachment", {"volumeId": 1, "serverId": 1},
+            deps={"volumeId": ["data"], "serverId": ["server"]}),
         *[Res("cloudflare:index/zoneSetting:ZoneSetting", f"zone-{sid}", {"zoneId": ZONE, "settingId": sid, "value": v})
           for sid, v in [("ssl", "strict"), ("always_use_https", "on"), ("min_tls_version", "1.2"), ("tls_1_3", "on"),
                          ("security_header", {"strict_transport_security": {
@@ -123,12 +131,12 @@ def load_balanced(stack: str) -> list[Res]:
     return [
         Res("hcloud:index/server:Server", "app1", {
             "serverType": "cx32", "image": "debian-12", "location": "fsn1", "sshKeys": ["deploy"], "userData": USER_DATA,
-            "firewallIds": [1], "labels": {"preflight-stack": stack, "preflight-role": "app"}},
-            deps={"firewallIds": ["firewall"]}),
+            "firewallIds": [1], "labels": {"preflight-stack": stack, "preflight-role": "app"},
+            "networks": [{"networkId": 1, "ip": "10.10.2.11"}]}, deps={"firewallIds": ["firewall"], "networks": ["network"]}),
         Res("hcloud:index/loadBalancer:LoadBalancer", "lb", {"loadBalancerType": "lb11", "location": "fsn1",
                                                              "deleteProtection": True}, protect=True),
         Res("hcloud:index/loadBalancerNetwork:LoadBalancerNetwork", "lb-network", {"loadBalancerId": 1, "ip": "10.10.2.5"},
-            deps={"loadBalancerId": ["lb"]}),
+            deps={"loadBalancerId": ["lb"], "networkId": ["network"]}),
         *[Res("hcloud:index/loadBalancerService:LoadBalancerService", f"lb-{port}", {
             "loadBalancerId": "1", "protocol": "tcp", "listenPort": port, "destinationPort": port,
             "healthCheck": health if port == 443 else {**health, "port": 80, "http": {**health["http"], "statusCodes": ["3??"]}}},

@@ -243,6 +243,15 @@ CASES = [
     ("PF-HOST-007", "data", setp(deleteProtection=False), "deleteProtection"),
     ("PF-HOST-007", "server", setp(rebuildProtection=False), "rebuildProtection"),
     ("PF-HOST-008", "ipv4", setp(autoDelete=True), "autoDelete: false"),
+    # What Hetzner would refuse only at apply.
+    ("PF-HOST-009", "server", setp(location="ash"), "server server is in ash (us-east)"),
+    ("PF-HOST-009", "subnet", setp(networkZone="us-west"), "its subnet is in us-west"),
+    ("PF-HOST-009", "server", lambda r: r.props["networks"][0].update(ip="10.10.3.10"), "outside its network's subnets"),
+    ("PF-HOST-009", "app1", lambda r: r.props["networks"][0].update(ip="10.20.2.11"), "10.10.1.0/24, 10.10.2.0/24"),
+    ("PF-HOST-009", "data", setp(location="nbg1"), "attaches volumes only in their own location"),
+    ("PF-HOST-009", "ipv4", setp(location="hel1"), "primary IP ipv4 is in hel1"),
+    ("PF-HOST-009", "lb", setp(location="sin"), "load balancer lb is in sin"),
+    ("PF-HOST-009", "lb-network", setp(ip="10.10.9.5"), "private address 10.10.9.5"),
     ("PF-ENV-001", "api", setp(labels=[{"label": "preflight.stack", "value": "staging"}]), "belongs to stack production"),
     ("PF-ENV-001", "server", setp(labels={"stack": "staging"}), "another environment"),
     ("PF-ENV-001", "server", setp(labels={"preflight-stack": "staging"}), "another environment"),
@@ -489,3 +498,15 @@ def test_copies_of_a_service_that_schedules_nothing_pass(pack, command):
     resources = mutated(mutated(production(), "api", copy), "scheduler-app1", setp(command=command, labels=[
         *labels_of("scheduler-app1")[:2], {"label": "preflight.component", "value": "preflight-worker-app1"}]))
     assert "PF-DATA-008" not in pack.analyze(resources).rules()
+
+
+@pytest.mark.parametrize("name, change", [
+    ("server", setp(location="nbg1")),  # another location of the same zone (the volume and IP then refuse it)
+    ("app1", setp(location="hel1")),
+    ("ipv4", lambda r: r.props.pop("location") and r.props.update(datacenter="fsn1-dc14")),
+])
+def test_placements_hetzner_accepts_pass(pack, name, change):
+    resources = mutated(production(), name, change)
+    if name == "server":
+        resources = mutated(mutated(resources, "data", setp(location="nbg1")), "ipv4", setp(location="nbg1"))
+    assert "PF-HOST-009" not in pack.analyze(resources).rules()

@@ -159,3 +159,19 @@ def test_a_scheduler_on_one_server_is_kept(app_servers, placement):
     raw["services"]["scheduler"] = {"image": "ghcr.io/example/api:1.4.2", "placement": placement,
                                     "healthcheck": {"command": ["python3", "/app/app.py", "check"]}}
     assert valid(raw, "production").services["scheduler"].placement == placement
+
+
+@pytest.mark.parametrize("location, zone", [("ash", "eu-central"), ("fsn1", "us-east"), ("sin", "us-west")])
+def test_a_location_outside_the_network_zone_is_refused(location, zone):
+    raw = stack_config("production")
+    raw["host"].update(location=location, network_zone=zone)
+    [problem] = problems(raw, "production")
+    assert problem.startswith("preflight:host:") and f"location {location}" in problem and "network_zone" in problem
+
+
+@pytest.mark.parametrize("location, zone", [("nbg1", "eu-central"), ("hel1", "eu-central"), ("ash", "us-east"),
+                                            ("hil", "us-west"), ("sin", "ap-southeast")])
+def test_a_location_in_its_network_zone_is_kept(location, zone):
+    raw = stack_config("production")
+    raw["host"].update(location=location, network_zone=zone)
+    assert valid(raw, "production").host.location == location
