@@ -55,6 +55,10 @@ class RestoreChecks(Strict):
     migrations_table: str = "schema_migrations"
 
 
+# The backup job's own limits (not a setting): the capacity check counts them on the data server.
+BACKUP_JOB_MEMORY_MB, BACKUP_JOB_CPUS = 256, 0.5
+
+
 class BackupSettings(Strict):
     image: ImageRef = "preflight-local/backup:1"
     interval_s: int | None = Field(None, ge=300, le=7 * 86400,

@@ -9,6 +9,7 @@ from ..platform_secrets import GENERATED_BACKUP_PASSWORD
 from ..scheduling import looks_like_scheduler
 from ..secret_names import secrets_in
 from .backup import S3Repository
+from .capacity import CHECKS as CAPACITY_CHECKS
 from .errors import fix_at, listing
 from .host import CLOUD_ENVIRONMENTS, PUBLIC_HOSTS
 from .secrets import PLATFORM_SECRETS
@@ -146,4 +147,4 @@ def services_start_in_some_order(s: StackSettings) -> None:
 CHECKS = (environment_matches_stack, cloud_sections_where_they_belong, no_secret_takes_a_platform_name,
           backup_secrets_are_declared, monitoring_reaches_the_team, cloud_backups_leave_the_server, services_name_what_exists,
           routes_are_distinct, no_secret_written_in_any_setting, data_cannot_silently_vanish,
-          services_start_in_some_order)
+          services_start_in_some_order, *CAPACITY_CHECKS)

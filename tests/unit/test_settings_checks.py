@@ -175,3 +175,62 @@ def test_a_location_in_its_network_zone_is_kept(location, zone):
     raw = stack_config("production")
     raw["host"].update(location=location, network_zone=zone)
     assert valid(raw, "production").host.location == location
+
+
+def ssh_host(memory_mb=None):
+    servers = [{"address": "198.51.100.10", "private_address": "10.10.1.10", "memory_mb": memory_mb},
+               {"address": "198.51.100.11", "private_address": "10.10.2.11"}]
+    return {"kind": "ssh", "servers": servers, "ssh_keys": {"ops": "ssh-ed25519 " + "A" * 68 + " ops"},
+            "admin_cidrs": ["203.0.113.0/24"], "app_subnet": "10.10.2.0/24"}
+
+
+@pytest.mark.parametrize("host, at, words", [
+    ({"server_type": "cx22"}, "host.server_type", "more than its 4096 MB less 512 MB"),
+    ({"app_servers": 2, "app_server_type": "cpx11"}, "host.app_server_type", "preflight-production-1-app1 (cpx11)"),
+    (None, "host.servers.0.memory_mb", "data (198.51.100.10) may use 2816 MB"),
+])
+def test_containers_that_do_not_fit_their_server_are_refused(host, at, words):
+    raw = stack_config("production")
+    if host is None:
+        raw["host"] = ssh_host(memory_mb=2048)
+    else:
+        raw["host"].update(host)
+    [problem] = problems(raw, "production")
+    assert problem.startswith(f"preflight:{at}:") and words in problem, problem
+
+
+@pytest.mark.parametrize("host", [{"server_type": "cx42"}, {"server_type": "ccx99"}, {"app_servers": 3}, "ssh-unknown",
+                                  "ssh-large"])
+def test_containers_that_fit_or_a_memory_not_known_are_kept(host):
+    raw = stack_config("production")
+    if host == "ssh-unknown":
+        raw["host"] = ssh_host()  # memory_mb not declared: not checked
+    elif host == "ssh-large":
+        raw["host"] = ssh_host(memory_mb=8192)
+    else:
+        raw["host"].update(host)
+    assert valid(raw, "production").host.kind in ("hetzner", "ssh")
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"services": {"api": {"processes": 8}}}, "186 connections (api 20 x 8 processes x 1 servers"),
+    ({"host": {"app_servers": 3}, "database": {"max_connections": 150}}, "api 20 x 1 processes x 3 servers"),
+])
+def test_pools_above_80_percent_of_max_connections_are_refused(change, words):
+    raw = stack_config("production")
+    for section, values in change.items():
+        if section == "services":
+            raw["services"]["api"].update(values["api"])
+        else:
+            raw[section].update(values)
+    [problem] = problems(raw, "production")
+    assert problem.startswith("preflight:database.max_connections:") and words in problem, problem
+    assert "raise max_connections to at least" in problem
+
+
+def test_pools_within_80_percent_are_kept():
+    raw = stack_config("production")
+    raw["services"]["api"]["processes"] = 4  # 80 + 20 + 6 = 106 <= 160
+    raw["host"]["app_servers"] = 2  # (80 + 20) x 2 + 6 = 206 > 160: then max_connections must grow
+    raw["database"]["max_connections"] = 260
+    assert valid(raw, "production").services["api"].processes == 4
