@@ -166,6 +166,24 @@ class OriginPullSettings(Strict):
         return self
 
 
+class MailSettings(Strict):
+    """The stack sends mail from its domain: the zone carries SPF, DKIM and DMARC records for it."""
+
+    spf: str = Field(pattern=r"^v=spf1 .*[-~]all$", description="the SPF record, ending -all or ~all "
+                     "(v=spf1 include:_spf.mail.example.net -all)")
+    dkim: dict[DnsLabel, str] = Field(min_length=1, description="selector -> its TXT record (v=DKIM1; k=rsa; p=...)")
+    dmarc_policy: Literal["quarantine", "reject"] = "reject"
+    dmarc_report_to: str | None = Field(None, pattern=r"^mailto:\S+@\S+$", description="where DMARC reports go")
+
+    @field_validator("dkim")
+    @classmethod
+    def _dkim_keys(cls, dkim: dict[str, str]) -> dict[str, str]:
+        for selector, record in dkim.items():
+            if "v=DKIM1" not in record or "p=" not in record:
+                raise _fix("the DKIM record of selector {selector} is not a key (v=DKIM1; k=rsa; p=...)", selector=selector)
+        return dkim
+
+
 class EdgeSettings(Strict):
     """The Cloudflare zone in front of the stack, named by id so a preview needs no API call."""
 
@@ -174,3 +192,4 @@ class EdgeSettings(Strict):
     hsts_max_age_s: int = Field(31536000, ge=0)
     rate_limit: RateLimit = RateLimit()
     origin_pulls: OriginPullSettings = OriginPullSettings()
+    mail: MailSettings | None = Field(None, description="the stack sends mail from its domain: SPF, DKIM and DMARC")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..mail_records import sender_domains
 from ..platform_secrets import GENERATED_BACKUP_PASSWORD
 from ..scheduling import looks_like_scheduler
 from ..secret_names import secrets_in
@@ -140,6 +141,17 @@ def data_cannot_silently_vanish(s: StackSettings) -> None:
                          "server, so each job fires once per server; set placement: one_app_server", name=name)
 
 
+def mail_from_the_domain_is_authenticated(s: StackSettings) -> None:
+    """A service that sends mail from the stack's domain (MAIL_FROM=noreply@<domain>): the edge declares
+    SPF, DKIM and DMARC for it."""
+    for name, service in s.services.items():
+        domains = {d for d in sender_domains(service.env.items()) if d == s.domain or d.endswith("." + s.domain)}
+        if domains and s.edge is not None and s.edge.mail is None:
+            raise fix_at(("edge", "mail"), "{name} sends mail from {domain}: declare its SPF, DKIM and DMARC records "
+                         "(edge.mail: spf, dkim with a record per selector, dmarc_policy: reject)", name=name,
+                         domain=", ".join(sorted(domains)))
+
+
 def services_start_in_some_order(s: StackSettings) -> None:
     service_start_order(s.services)  # raises on a cycle
 
@@ -147,4 +159,4 @@ def services_start_in_some_order(s: StackSettings) -> None:
 CHECKS = (environment_matches_stack, cloud_sections_where_they_belong, no_secret_takes_a_platform_name,
           backup_secrets_are_declared, monitoring_reaches_the_team, cloud_backups_leave_the_server, services_name_what_exists,
           routes_are_distinct, no_secret_written_in_any_setting, data_cannot_silently_vanish,
-          services_start_in_some_order, *CAPACITY_CHECKS)
+          services_start_in_some_order, mail_from_the_domain_is_authenticated, *CAPACITY_CHECKS)

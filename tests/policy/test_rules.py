@@ -215,6 +215,9 @@ CASES = [
     ("PF-TLS-004", "proxy", proxy_config_with("default-src 'self'", "default-src *"), "admits any host (default-src *)"),
     ("PF-TLS-004", "proxy", proxy_config_with("base-uri 'self'", "base-uri 'self'; script-src 'self' https:"),
      "script-src https:"),
+    # A service sends mail from the domain: the zone must authenticate it.
+    ("PF-EDGE-011", "api", env("MAIL_FROM=Preflight <noreply@example.com>"), "api sends mail from example.com: add an SPF"),
+    ("PF-EDGE-011", "api", env("DEFAULT_FROM_EMAIL=noreply@example.com"), "add a DMARC record for example.com"),
     ("PF-HOST-001", "firewall", firewall_rule("22"), "admin CIDRs"),
     ("PF-HOST-001", "firewall", firewall_rule("22", ["::/0"]), "::/0"),
     ("PF-HOST-002", "firewall", firewall_rule("5432", ["10.0.0.0/8"]), "Postgres (5432"),
@@ -510,3 +513,46 @@ def test_placements_hetzner_accepts_pass(pack, name, change):
     if name == "server":
         resources = mutated(mutated(resources, "data", setp(location="nbg1")), "ipv4", setp(location="nbg1"))
     assert "PF-HOST-009" not in pack.analyze(resources).rules()
+
+
+MAIL_RECORDS = [("example.com", "v=spf1 include:_spf.mail.example.net -all"),
+                ("s1._domainkey.example.com", "v=DKIM1; k=rsa; p=MIIBIjANBgkq"),
+                ("_dmarc.example.com", "v=DMARC1; p=reject; rua=mailto:dmarc@example.com")]
+
+
+def with_mail(records=MAIL_RECORDS):
+    from .harness import Res
+
+    sender = mutated(production(), "api", env("MAIL_FROM=noreply@example.com"))
+    return sender + [Res("cloudflare:index/dnsRecord:DnsRecord", f"mail-{i}", {
+        "zoneId": "0123456789abcdef0123456789abcdef", "name": name, "type": "TXT", "content": content, "proxied": False,
+        "ttl": 1}) for i, (name, content) in enumerate(records)]
+
+
+def test_mail_with_spf_dkim_and_dmarc_passes(pack):
+    assert pack.analyze(with_mail()).violations == []
+
+
+@pytest.mark.parametrize("index, content, words", [
+    (0, "v=spf1 include:_spf.mail.example.net +all", "admits any sender"),
+    (1, "v=spf1 nothing", "add a DKIM key"),
+    (2, "v=DMARC1; p=none", "p=none; set p=quarantine or p=reject"),
+])
+def test_weak_mail_records_fail(pack, index, content, words):
+    records = [(n, content if i == index else c) for i, (n, c) in enumerate(MAIL_RECORDS)]
+    outcome = pack.analyze(with_mail(records))
+    assert outcome.rules() == {"PF-EDGE-011"} and any(words in v.message for v in outcome.violations), outcome.violations
+
+
+def test_a_declared_dmarc_record_is_judged_without_a_sender(pack):
+    from .harness import Res
+
+    resources = production() + [Res("cloudflare:index/dnsRecord:DnsRecord", "dmarc", {
+        "zoneId": "z", "name": "_dmarc.example.com", "type": "TXT", "content": "v=DMARC1; p=none", "proxied": False})]
+    outcome = pack.analyze(resources)
+    assert [v.message.splitlines()[-1] for v in outcome.violations] == [
+        "the DMARC policy of example.com is p=none; set p=quarantine or p=reject (settings: edge.mail)"]
+    # A domain that sends nothing may say so with SPF alone.
+    quiet = production() + [Res("cloudflare:index/dnsRecord:DnsRecord", "spf", {
+        "zoneId": "z", "name": "example.com", "type": "TXT", "content": "v=spf1 -all", "proxied": False})]
+    assert pack.analyze(quiet).violations == []

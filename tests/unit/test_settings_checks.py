@@ -234,3 +234,44 @@ def test_pools_within_80_percent_are_kept():
     raw["host"]["app_servers"] = 2  # (80 + 20) x 2 + 6 = 206 > 160: then max_connections must grow
     raw["database"]["max_connections"] = 260
     assert valid(raw, "production").services["api"].processes == 4
+
+
+MAIL = {"spf": "v=spf1 include:_spf.mail.example.net -all", "dkim": {"s1": "v=DKIM1; k=rsa; p=MIIBIjANBgkq"},
+        "dmarc_report_to": "mailto:dmarc@example.com"}
+
+
+def sending(raw, address="noreply@example.com"):
+    raw["services"]["api"]["env"]["MAIL_FROM"] = address
+    return raw
+
+
+def test_a_service_sending_from_the_domain_without_mail_records_is_refused():
+    [problem] = problems(sending(stack_config("production")), "production")
+    assert problem.startswith("preflight:edge.mail: api sends mail from example.com") and "DMARC" in problem
+
+
+@pytest.mark.parametrize("address", ["noreply@example.org", "Preflight <noreply@mail.example.net>"])
+def test_mail_from_another_domain_needs_no_records_here(address):
+    assert valid(sending(stack_config("production"), address), "production").edge.mail is None
+
+
+@pytest.mark.parametrize("mail, words", [({**MAIL, "spf": "v=spf1 include:_spf.mail.example.net +all"}, "edge.mail.spf"),
+                                         ({**MAIL, "dkim": {"s1": "k=rsa"}}, "is not a key"),
+                                         ({**MAIL, "dmarc_policy": "none"}, "edge.mail.dmarc_policy")])
+def test_weak_mail_records_are_refused(mail, words):
+    raw = sending(stack_config("production"))
+    raw["edge"]["mail"] = mail
+    [problem] = problems(raw, "production")
+    assert words in problem, problem
+
+
+def test_the_edge_declares_spf_dkim_and_dmarc():
+    from tests.mocks import build_stack
+
+    raw = sending(stack_config("production"))
+    raw["edge"]["mail"] = MAIL
+    built = build_stack("production", {**raw, **CLOUD_SECRETS}, secret_keys=frozenset(CLOUD_SECRETS))
+    txt = {r.inputs["name"]: r.inputs["content"] for r in built.mocks.of_type("cloudflare:index/dnsRecord:DnsRecord")
+           if r.inputs["type"] == "TXT"}
+    assert txt == {"example.com": MAIL["spf"], "s1._domainkey.example.com": MAIL["dkim"]["s1"],
+                   "_dmarc.example.com": "v=DMARC1; p=reject; rua=mailto:dmarc@example.com"}
