@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-SCHEDULER_PARTS = ("SCHEDUL", "CRON")  # scheduler, schedules, apscheduler, cron, crontab, supercronic
+SCHEDULER_PART = "SCHEDUL"  # scheduler, schedules, apscheduler, runapscheduler
+CRON_PREFIX, CRON_SUFFIXES = "CRON", ("CRON", "CRONIC")  # cron, crontab, supercronic; not micronaut, acronym
 SCHEDULER_WORDS = ("BEAT", "CLOCK", "CLOCKWORK", "PERIODIC", "TIMER", "TIMERS", "TICKER")
 
 
@@ -14,4 +15,5 @@ def looks_like_scheduler(texts: Iterable[str]) -> bool:
     """True when a service's name or command says it schedules jobs: `scheduler`, `celery -A app beat`,
     `supercronic /etc/crontab`, `clock`."""
     words = [w for text in texts for w in re.sub(r"[^A-Za-z0-9]+", " ", text).upper().split()]
-    return any(part in word for word in words for part in SCHEDULER_PARTS) or any(w in SCHEDULER_WORDS for w in words)
+    return any(SCHEDULER_PART in w or w.startswith(CRON_PREFIX) or w.endswith(CRON_SUFFIXES) or w in SCHEDULER_WORDS
+               for w in words)

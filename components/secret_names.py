@@ -38,6 +38,13 @@ def secret_name(key: str) -> bool:
     return looks_secret(key) and not (words and words[-1] in REFERENCE_WORDS)
 
 
+def secret_flag(name: str) -> bool:
+    """A command-line flag that takes a secret: its last words name one (--db-password, --api-key,
+    --token), not a setting about one (--api-key-header, --token-ttl, --password-file)."""
+    words = re.sub(r"[^A-Za-z0-9]+", " ", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)).upper().split()
+    return bool(words) and (looks_secret(words[-1]) or tuple(words[-2:]) in SECRET_WORD_PAIRS)
+
+
 def secret_in_text(text: str) -> str | None:
     """A secret written out in free text: a URL with a password. Said masked, never the value itself."""
     match = CREDENTIAL_URL.search(text)
@@ -57,10 +64,12 @@ def secret_in_command(argv: list[str] | tuple[str, ...]) -> str | None:
         if found:
             return found
         name, equals, value = word.lstrip("-").partition("=")
-        if equals and value and secret_name(name) and not is_reference(value) and (word.startswith("-") or name.isidentifier()):
+        flag = word.startswith("-")
+        if equals and value and (secret_flag(name) if flag else name.isidentifier() and secret_name(name)) and \
+                not is_reference(value):
             return f"{word.split('=', 1)[0]}=*** on the command line"
         following = words[index + 1] if index + 1 < len(words) else ""
-        if word.startswith("--") and not equals and secret_name(name) and following and \
+        if word.startswith("--") and not equals and secret_flag(name) and following and \
                 not following.startswith("-") and not is_reference(following):
             return f"{word} *** on the command line"
     return None

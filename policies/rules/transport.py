@@ -22,7 +22,8 @@ LOOPBACK_ADMIN = re.compile(r"^(off|unix/.*|(localhost|127(\.\d+){3}|\[::1\])(:\
 
 def backups_over_https(props: Mapping[str, Any]) -> Iterator[str]:
     for key, value in env_items(props):
-        host = plain_http_repository(value) if "REPO" in key.upper() else None
+        restic = role(props) == "backup" or "RESTIC" in key.upper()  # a restic repository, not any git repo
+        host = plain_http_repository(value) if restic and "REPO" in key.upper() else None
         if host:
             yield (f"env {key} of {props.get('name')} reaches the backup repository at {host} in plain HTTP; use "
                    f"s3:https://{host}/... (settings: backup.repository.url)")

@@ -422,6 +422,8 @@ def test_no_message_repeats_the_secret_it_found(pack):
 
 @pytest.mark.parametrize("change", [
     setp(command=["api", "--password-file", "/run/secrets/db_password", "--token", "$API_TOKEN"]),
+    # Flags about a secret, not holding one.
+    setp(command=["api", "--api-key-header", "X-Api-Key", "--token-ttl", "3600", "--secret-name=jwt"]),
     setp(entrypoint=["sh", "-c", "PGPASSWORD=$(cat /run/secrets/postgres_password) exec api"]),
     env("SENTRY_URL=https://public@sentry.example.com/1", "UPSTREAM=ssh://deploy@203.0.113.10"),
     setp(labels=[*labels_of("api"), {"label": "repository", "value": "s3:https://fsn1.example.com/b/p"}]),
@@ -462,6 +464,7 @@ def test_an_unknown_published_address_is_not_applicable(pack):
     # On the servers' private network (the rehearsal's S3 server), plain HTTP does not cross the internet.
     ("backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14", "RESTIC_REPOSITORY=s3:http://10.250.0.1:9000/b")),
     ("backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14", "RESTIC_REPOSITORY=s3:https://fsn1.example.com/b")),
+    ("api", env("CORS_ALLOWED_ORIGINS=https://app.example.com", "GIT_REPO_URL=http://git.example.com/app")),  # not backups
 ])
 def test_transport_that_is_secure_passes(pack, name, change):
     outcome = pack.analyze(mutated(production(), name, change))

@@ -152,6 +152,16 @@ def test_a_scheduler_on_every_application_server_is_refused(name, command):
     assert problem.startswith(f"preflight:services.{name}.placement:") and "one_app_server" in problem
 
 
+@pytest.mark.parametrize("command", [["java", "-jar", "/app/micronaut-app.jar"], ["python3", "/app/app.py", "heartbeat"],
+                                     ["python3", "/app/app.py", "worker"]])
+def test_services_that_schedule_nothing_may_run_everywhere(command):
+    raw = stack_config("production")
+    raw["host"]["app_servers"] = 2
+    raw["services"]["tasks"] = {"image": "ghcr.io/example/api:1.4.2", "command": command,
+                                "healthcheck": {"command": ["python3", "/app/app.py", "check"]}}
+    assert valid(raw, "production").services["tasks"].placement == "every_app_server"
+
+
 @pytest.mark.parametrize("app_servers, placement", [(2, "one_app_server"), (1, "every_app_server")])
 def test_a_scheduler_on_one_server_is_kept(app_servers, placement):
     raw = stack_config("production")
