@@ -260,6 +260,10 @@ CASES = [
     ("PF-ENV-001", "server", setp(labels={"preflight-stack": "staging"}), "another environment"),
     ("PF-LB-001", "lb-443", setp(healthCheck=None), "health check"),
     ("PF-LB-001", "lb-80", lambda r: r.props["healthCheck"]["http"].pop("path"), "health route"),
+    # A health check that accepts errors tests nothing.
+    ("PF-LB-001", "lb-443", lambda r: r.props["healthCheck"]["http"].update(statusCodes=["2??", "3??", "4??", "5??"]),
+     "accepts every answer"),
+    ("PF-LB-001", "lb-80", lambda r: r.props["healthCheck"]["http"].update(statusCodes=["???"]), "tests nothing"),
     ("PF-LB-002", "lb-target-1", setp(usePrivateIp=False), "private network"),
     ("PF-LB-003", "lb-443", setp(protocol="http"), "plain HTTP"),
     ("PF-LB-003", "lb-443", setp(protocol="https"), "certificates"),
