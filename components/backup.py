@@ -17,7 +17,7 @@ from .containers import SecretFile, baseline_args, networks, secret_path, upload
 from .host import Host
 from .images import remote_image
 from .settings import BackupSettings, Healthcheck, Limits, S3Repository
-from .settings.backup import GRACE_S
+from .settings.backup import BACKUP_JOB_CPUS, BACKUP_JOB_MEMORY_MB, GRACE_S
 
 VOLUME_REPOSITORY = "/repo/restic"
 # The first backup runs before the job reports healthy: give it time on a large database.
@@ -73,7 +73,7 @@ class Backup(pulumi.ComponentResource):
         self.container = docker.Container(
             name,
             **baseline_args(image=image.image_id, stack=stack, component="backup", role="backup",
-                            limits=Limits(memory_mb=256, cpus=0.5), healthcheck=check,
+                            limits=Limits(memory_mb=BACKUP_JOB_MEMORY_MB, cpus=BACKUP_JOB_CPUS), healthcheck=check,
                             command=["preflight-backup", "run"]),
             envs=[f"{k}={v}" for k, v in sorted(self.env.items())],
             uploads=uploads(files),

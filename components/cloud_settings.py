@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from . import cloudflare_ips
+from .hcloud_zones import ZONE_OF_LOCATION
 from .setting_types import DnsLabel, Name, Strict
 
 PublicKey = Annotated[str, Field(pattern=r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]{40,}( \S.*)?$")]
@@ -118,6 +119,10 @@ class HetznerHost(Strict):
             raise _fix("subnet {subnet} is not inside ip_range {ip_range}", subnet=self.subnet, ip_range=self.ip_range)
         if private_ip not in subnet:
             raise _fix("private_ip {ip} is not inside subnet {subnet}", ip=self.private_ip, subnet=self.subnet)
+        if ZONE_OF_LOCATION[self.location] != self.network_zone:
+            raise _fix("location {location} is in network zone {zone}, not {network_zone}: Hetzner refuses a server "
+                       "outside its network's zone at apply; set network_zone: {zone} or a location in {network_zone}",
+                       location=self.location, zone=ZONE_OF_LOCATION[self.location], network_zone=self.network_zone)
         try:
             app_subnet = ipaddress.ip_network(self.app_subnet)
         except ValueError as error:
@@ -161,6 +166,24 @@ class OriginPullSettings(Strict):
         return self
 
 
+class MailSettings(Strict):
+    """The stack sends mail from its domain: the zone carries SPF, DKIM and DMARC records for it."""
+
+    spf: str = Field(pattern=r"^v=spf1 .*[-~]all$", description="the SPF record, ending -all or ~all "
+                     "(v=spf1 include:_spf.mail.example.net -all)")
+    dkim: dict[DnsLabel, str] = Field(min_length=1, description="selector -> its TXT record (v=DKIM1; k=rsa; p=...)")
+    dmarc_policy: Literal["quarantine", "reject"] = "reject"
+    dmarc_report_to: str | None = Field(None, pattern=r"^mailto:\S+@\S+$", description="where DMARC reports go")
+
+    @field_validator("dkim")
+    @classmethod
+    def _dkim_keys(cls, dkim: dict[str, str]) -> dict[str, str]:
+        for selector, record in dkim.items():
+            if "v=DKIM1" not in record or "p=" not in record:
+                raise _fix("the DKIM record of selector {selector} is not a key (v=DKIM1; k=rsa; p=...)", selector=selector)
+        return dkim
+
+
 class EdgeSettings(Strict):
     """The Cloudflare zone in front of the stack, named by id so a preview needs no API call."""
 
@@ -169,3 +192,4 @@ class EdgeSettings(Strict):
     hsts_max_age_s: int = Field(31536000, ge=0)
     rate_limit: RateLimit = RateLimit()
     origin_pulls: OriginPullSettings = OriginPullSettings()
+    mail: MailSettings | None = Field(None, description="the stack sends mail from its domain: SPF, DKIM and DMARC")

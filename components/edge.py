@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from . import mail_records
 from .cloud_settings import EdgeSettings
 from .generated import GeneratedKeyAndCsr
 from .origin_pulls import OriginPullCertificates
@@ -64,7 +65,7 @@ def rate_limit_rules(settings: EdgeSettings, hostnames: Sequence[str]) -> list[c
 
 class CloudflareEdge(pulumi.ComponentResource):
     def __init__(self, name: str, settings: EdgeSettings, monitoring: MonitoringSettings, *, hostnames: Sequence[str],
-                 health_paths: dict[str, str], origin_pulls: OriginPullCertificates,
+                 health_paths: dict[str, str], origin_pulls: OriginPullCertificates, domain: str = "",
                  opts: pulumi.ResourceOptions | None = None):
         """hostnames: every public hostname; health_paths: hostname -> its health route; origin_pulls:
         the client certificate the zone presents to the origin. The DNS records come with `route_to`,
@@ -92,6 +93,13 @@ class CloudflareEdge(pulumi.ComponentResource):
             f"{name}-origin-pulls", zone_id=zone, enabled=True, opts=pulumi.ResourceOptions(parent=self, depends_on=[upload]))
         # What a proxy that demands the client certificate waits for: Cloudflare presenting it.
         self.origin_pulls_presented: list[pulumi.Resource] = [upload, enabled]
+
+        if settings.mail is not None:  # mail from the domain: authenticated, or receivers may take it for spam
+            mail = settings.mail
+            for index, (record, content) in enumerate(mail_records.records(
+                    domain, mail.spf, mail.dkim, mail_records.dmarc_record(mail.dmarc_policy, mail.dmarc_report_to))):
+                cloudflare.DnsRecord(f"{name}-mail-{index}", zone_id=zone, name=record, type="TXT", content=content,
+                                     proxied=False, ttl=1, opts=child)
 
         cloudflare.Ruleset(f"{name}-rate-limit", zone_id=zone, kind="zone", phase="http_ratelimit",
                            name="preflight rate limits", rules=rate_limit_rules(settings, hostnames), opts=child)

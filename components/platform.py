@@ -218,5 +218,5 @@ class Platform(pulumi.ComponentResource):
         assert self.origin_pulls is not None  # made wherever the edge is
         return CloudflareEdge(f"{name}-edge", settings.edge, settings.monitoring, hostnames=self.hostnames,
                               health_paths={r.hostname: r.health_path for r in routes}, origin_pulls=self.origin_pulls,
-                              opts=child)
+                              domain=settings.domain, opts=child)
 

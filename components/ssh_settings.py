@@ -23,6 +23,8 @@ def _fix(template: str, **context) -> PydanticCustomError:
 class SshServer(Strict):
     address: str = Field(description="the public IPv4 or IPv6 address Preflight connects to and the edge points at")
     private_address: str = Field(description="its IPv4 address on the private network between the servers")
+    memory_mb: int | None = Field(None, ge=512, description="its memory, for the capacity check of the containers' "
+                                  "limits (unset: not checked)")
 
     @field_validator("address", "private_address")
     @classmethod

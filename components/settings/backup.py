@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..setting_types import ImageRef, Name, Strict
+from ..transport import plain_http_repository
 from .errors import fix
 
 # How long past its interval a backup may be before the job is unhealthy and the alert fires.
@@ -27,6 +28,15 @@ class S3Repository(Strict):
     access_key_id_secret: Name = Field(description="name in preflight:secrets")
     secret_access_key_secret: Name = Field(description="name in preflight:secrets")
 
+    @field_validator("url")
+    @classmethod
+    def _over_https(cls, url: str) -> str:
+        host = plain_http_repository(url)
+        if host:
+            raise fix("the backups would travel to {host} in plain HTTP (keys, and what an attacker may replace); use "
+                      "s3:https://{host}/...", host=host)
+        return url
+
 
 class Retention(Strict):
     hourly: int = Field(24, ge=0, le=1000)
@@ -46,6 +56,10 @@ class RestoreChecks(Strict):
     tables: list[str] = Field(default_factory=list, description="tables that must exist")
     min_rows: dict[str, int] = Field(default_factory=dict, description="table -> fewest rows expected")
     migrations_table: str = "schema_migrations"
+
+
+# The backup job's own limits (not a setting): the capacity check counts them on the data server.
+BACKUP_JOB_MEMORY_MB, BACKUP_JOB_CPUS = 256, 0.5
 
 
 class BackupSettings(Strict):

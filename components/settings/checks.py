@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..mail_records import sender_domains
 from ..platform_secrets import GENERATED_BACKUP_PASSWORD
+from ..scheduling import looks_like_scheduler
+from ..secret_names import secrets_in
 from .backup import S3Repository
+from .capacity import CHECKS as CAPACITY_CHECKS
 from .errors import fix_at, listing
 from .host import CLOUD_ENVIRONMENTS, PUBLIC_HOSTS
 from .secrets import PLATFORM_SECRETS
@@ -112,10 +116,47 @@ def routes_are_distinct(s: StackSettings) -> None:
             routes[key] = name
 
 
+def no_secret_written_in_any_setting(s: StackSettings) -> None:
+    """A URL with a password, `--token x` on a command line, in any setting (the backup repository,
+    env values, commands, healthchecks): secrets come from config secrets, never the stack file."""
+    for path, what in secrets_in(s.model_dump(mode="json", exclude={"stack", "secrets"})):
+        raise fix_at(path.replace("[", ".").replace("]", "").split("."), "{what}: a secret never sits in the stack "
+                     "file in plain text; declare it under preflight:secrets (source: config, set with `pulumi config "
+                     "set --secret`) and pass it by name (secret_env, or the section's *_secret setting)", what=what)
+
+
+def data_cannot_silently_vanish(s: StackSettings) -> None:
+    """Redis that holds data (holds_data, or job queues the monitoring watches) never evicts it; a
+    scheduler runs on one application server (on each of N, every job fires N times)."""
+    if s.cache.maxmemory_policy != "noeviction" and (s.cache.holds_data or s.monitoring.queues):
+        why = "holds_data is set" if s.cache.holds_data else "monitoring.queues names job queues in it"
+        raise fix_at(("cache", "maxmemory_policy"), "Redis holds data ({why}) but evicts keys when full "
+                     "({policy}): jobs and data vanish without an error; set maxmemory_policy: noeviction (writes fail "
+                     "loudly when full) and size maxmemory_mb", why=why, policy=s.cache.maxmemory_policy)
+    if not s.host.multi_host:
+        return
+    for name, service in s.services.items():
+        if service.placement == "every_app_server" and looks_like_scheduler([name, *(service.command or [])]):
+            raise fix_at(("services", name, "placement"), "{name} looks like a scheduler and runs on every application "
+                         "server, so each job fires once per server; set placement: one_app_server", name=name)
+
+
+def mail_from_the_domain_is_authenticated(s: StackSettings) -> None:
+    """A service that sends mail from the stack's domain (MAIL_FROM=noreply@<domain>): the edge declares
+    SPF, DKIM and DMARC for it."""
+    for name, service in s.services.items():
+        domains = {d for d in sender_domains(service.env.items()) if d == s.domain or d.endswith("." + s.domain)}
+        if domains and s.edge is not None and s.edge.mail is None:
+            raise fix_at(("edge", "mail"), "{name} sends mail from {domain}: declare its SPF, DKIM and DMARC records "
+                         "(edge.mail: spf, dkim with a record per selector, dmarc_policy: reject)", name=name,
+                         domain=", ".join(sorted(domains)))
+
+
 def services_start_in_some_order(s: StackSettings) -> None:
     service_start_order(s.services)  # raises on a cycle
 
 
 CHECKS = (environment_matches_stack, cloud_sections_where_they_belong, no_secret_takes_a_platform_name,
           backup_secrets_are_declared, monitoring_reaches_the_team, cloud_backups_leave_the_server, services_name_what_exists,
-          routes_are_distinct, services_start_in_some_order)
+          routes_are_distinct, no_secret_written_in_any_setting, data_cannot_silently_vanish,
+          services_start_in_some_order, mail_from_the_domain_is_authenticated, *CAPACITY_CHECKS)

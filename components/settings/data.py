@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ..setting_types import ImageRef, Name, Strict
-from .common import Limits
+from .common import CheckCommand, Limits
 from .errors import fix
 
 
@@ -18,7 +18,7 @@ class DatabaseSettings(Strict):
     max_connections: int = Field(100, ge=10, le=5000)
     pool_size: int = Field(10, ge=1, le=500, description="connections each service process may hold")
     limits: Limits = Limits(memory_mb=512, cpus=1.0)
-    healthcheck_command: list[str] | None = Field(None, min_length=1, description="default: pg_isready")
+    healthcheck_command: CheckCommand | None = Field(None, description="default: pg_isready")
 
 
 class CacheSettings(Strict):

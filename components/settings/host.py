@@ -18,6 +18,10 @@ class LocalHost(Strict):
                              "engine: N copies of the proxy and services, copy k publishing on the proxy's ports + k-1, "
                              "released one after another")
 
+    @property
+    def multi_host(self) -> bool:
+        return self.app_servers > 1
+
 
 HostSettings = Annotated[LocalHost | HetznerHost | SshHost, Field(discriminator="kind")]
 PUBLIC_HOSTS = ("hetzner", "ssh")

@@ -113,8 +113,8 @@ class MonitoringSettings(Strict):
     scrape_interval_s: int = Field(15, ge=1, le=300)
     retention_days: int = Field(15, ge=1, le=365)
     repeat_interval_s: int = Field(4 * 3600, ge=60, description="how often a still-firing alert is sent again")
-    prometheus_limits: Limits = Limits(memory_mb=384, cpus=0.5)
-    exporter_limits: Limits = Limits(memory_mb=96, cpus=0.2)
+    prometheus_limits: Limits = Limits(memory_mb=256, cpus=0.5)
+    exporter_limits: Limits = Limits(memory_mb=48, cpus=0.2)
     # Cloud stacks: Cloudflare's external checks of every public health URL (what an on-host monitor
     # cannot see: the host itself gone), reporting to this address.
     on_call_email: Email | None = None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..setting_types import ImageRef, Port, Strict
+from ..transport import csp_wildcards
 from .common import Healthcheck, Limits
 from .errors import fix
 
@@ -21,6 +22,17 @@ class ProxySettings(Strict):
     content_security_policy: str = "default-src 'self'; frame-ancestors 'none'; base-uri 'self'"
     limits: Limits = Limits(memory_mb=128, cpus=0.5)
     healthcheck: Healthcheck = Healthcheck(command=["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2019/config/"])
+
+    @field_validator("content_security_policy")
+    @classmethod
+    def _names_its_sources(cls, policy: str) -> str:
+        if not policy.strip():
+            raise fix("the proxy sends a Content-Security-Policy; give one (default: default-src 'self'; ...)")
+        wildcards = csp_wildcards(policy)
+        if wildcards:
+            raise fix("{wildcards} admits any host; name the sources ('self', https://cdn.example.com)",
+                      wildcards=", ".join(wildcards))
+        return policy
 
     @property
     def public_port_suffix(self) -> str:

@@ -10,6 +10,7 @@ import yaml
 
 from ..cloud_settings import HetznerHost
 from ..ssh_settings import SshHost
+from .backup import S3Repository
 from .errors import NAMESPACE
 from .stack import StackSettings
 
@@ -31,11 +32,14 @@ def stack_separation_problems(settings: StackSettings, other_stack: str, other: 
                 problems.append(f"{NAMESPACE}:host.{key}: {getattr(settings.host, key)} is also {other_stack}'s; "
                                 f"name this stack's {key.split('_')[0]} after the stack")
     if isinstance(settings.host, SshHost):
-        theirs = {str(s.get("address")) for s in other_host.get("servers") or [] if isinstance(s, dict)}
-        shared_servers = sorted(theirs & {server.address for server in settings.host.servers})
+        theirs = {str(s.get("address")) for s in other_host.get("servers") or [] if isinstance(s, dict)} | \
+            {str(other_host.get("load_balancer_address"))}
+        ours = {server.address for server in settings.host.servers} | {settings.host.load_balancer_address or ""}
+        shared_servers = sorted(theirs & ours - {"", "None"})
         if shared_servers:
             problems.append(f"{NAMESPACE}:host.servers: {', '.join(shared_servers)} is also a server of {other_stack}; "
                             "production and staging never share a server")
+    problems += shared_backup_repository(settings, other_stack, other)
     other_routes: dict[str, Any] = other["services"] if isinstance(other.get("services"), dict) else {}
     other_hostnames = {f"{svc['route']['subdomain']}.{other.get('domain')}" for svc in other_routes.values()
                        if isinstance(svc, dict) and isinstance(svc.get("route"), dict) and "subdomain" in svc["route"]}
@@ -44,6 +48,30 @@ def stack_separation_problems(settings: StackSettings, other_stack: str, other: 
         problems.append(f"{NAMESPACE}:services: {', '.join(shared)} is also served by {other_stack}; "
                         "every public hostname belongs to one stack")
     return problems
+
+
+def repository_place(url: str) -> tuple[str, list[str]]:
+    """'s3:https://Host/bucket/a/b' -> ('host', ['bucket', 'a', 'b']): where a restic repository lives."""
+    address = url.removeprefix("s3:").split("://", 1)[-1]
+    host, _, path = address.partition("/")
+    return host.lower(), [part for part in path.split("/") if part]
+
+
+def shared_backup_repository(settings: StackSettings, other_stack: str, other: Mapping[str, Any]) -> list[str]:
+    """The same bucket and path (or one repository inside the other's): one stack's restore, prune or
+    wrong password reaches the other's backups."""
+    ours = settings.backup.repository
+    backup: Mapping[str, Any] = other["backup"] if isinstance(other.get("backup"), dict) else {}
+    theirs: Mapping[str, Any] = backup["repository"] if isinstance(backup.get("repository"), dict) else {}
+    if not isinstance(ours, S3Repository) or not isinstance(theirs.get("url"), str):
+        return []
+    (host, path), (other_host, other_path) = repository_place(ours.url), repository_place(theirs["url"])
+    shortest = min(len(path), len(other_path))
+    if host == other_host and path[:shortest] == other_path[:shortest]:
+        return [f"{NAMESPACE}:backup.repository.url: {ours.url} is {other_stack}'s backup repository "
+                f"({theirs['url']}) or lies inside it; give each stack its own bucket or path "
+                f"(e.g. .../{path[0] if path else 'bucket'}/preflight-{settings.stack})"]
+    return []
 
 
 def copied_secret_problems(own_file: Mapping[str, Any], other_stack: str, other_file: Mapping[str, Any]) -> list[str]:

@@ -31,6 +31,8 @@ class ServiceSettings(Strict):
     secret_env: dict[EnvName, Name] = {}
     healthcheck: Healthcheck
     limits: Limits = Limits()
+    processes: int = Field(1, ge=1, le=256, description="processes that each open a pool of database.pool_size "
+                           "connections (gunicorn workers, ...): the pool check counts them")
     restart: Literal["always", "unless-stopped", "on-failure"] = "unless-stopped"
     route: Route | None = None
     migrate_command: list[str] | None = Field(None, min_length=1)

@@ -7,7 +7,10 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .base import CONTAINER, REMOTE_IMAGE, label_map, long_running, number, role, rule_maker
+from components.check_commands import cannot_fail, script_cannot_fail
+
+from .base import CONTAINER, DATA_ROLES, REMOTE_IMAGE, label_map, long_running, number, role, rule_maker
+from .data import on_private_address
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 CONTAINER_EXPORTER = "container-exporter"
@@ -21,6 +24,16 @@ def healthcheck(props: Mapping[str, Any]) -> Iterator[str]:
     tests = list(check.get("tests") or [])
     if not tests or tests[0] == "NONE":
         yield "give the container a healthcheck (settings: healthcheck.command); without one a broken release looks healthy"
+
+
+@long_running
+def healthcheck_can_fail(props: Mapping[str, Any]) -> Iterator[str]:
+    tests = list((props.get("healthcheck") or {}).get("tests") or [])
+    form, command = (tests[0], tests[1:]) if tests else ("NONE", [])
+    if form == "CMD" and cannot_fail(command) or form == "CMD-SHELL" and script_cannot_fail(" ".join(command)):
+        yield (f"the healthcheck of {props.get('name')} ({' '.join(command)}) exits 0 whatever the service does, "
+               "so it tests nothing; run a command that fails when the service does (settings: "
+               "healthcheck.command), e.g. an HTTP request to its health route")
 
 
 @long_running
@@ -103,6 +116,28 @@ def waits_until_healthy(props: Mapping[str, Any]) -> Iterator[str]:
         yield "set wait: true so `up` only moves on (and the old release only goes) once the new container is healthy"
 
 
+def only_the_proxy_is_public(props: Mapping[str, Any]) -> Iterator[str]:
+    """Every request from outside passes the proxy (TLS, headers, origin pulls) and so the edge; the data
+    services' private ports are PF-DATA-001's."""
+    if role(props) in ("proxy", *DATA_ROLES):
+        return
+    name = props.get("name")
+    public = [p for p in props.get("ports") or [] if not (on_private_address(p) or on_loopback(p))]
+    for port in public:
+        yield (f"{name} publishes {port.get('ip') or '0.0.0.0'}:{number(port.get('external'))}->"
+               f"{number(port.get('internal'))} on a public address; only the proxy faces the network: route the "
+               "service through it (settings: services.<name>.route) and remove the port, or bind it to 127.0.0.1")
+    if props.get("publishAllPorts"):
+        yield f"{name} sets publishAllPorts; only the proxy faces the network: remove it and route through the proxy"
+    if props.get("networkMode") == "host":
+        yield (f"{name} uses the host's network, so every port it listens on is public; attach it to the "
+               "platform's networks instead and route through the proxy")
+
+
+def on_loopback(port: Mapping[str, Any]) -> bool:
+    return str(port.get("ip") or "").startswith("127.") or port.get("ip") == "::1"
+
+
 _rule = rule_maker("containers", (CONTAINER,))
 
 
@@ -129,4 +164,9 @@ RULES = [
     _rule("PF-CTR-011", "Application services wait until healthy before the old release goes.", Severity.HIGH,
           "zero-downtime replacement for stateless services (new container healthy before old one goes)",
           waits_until_healthy),
+    _rule("PF-CTR-012", "Healthchecks can fail: never true, exit 0, echo, sleep or `|| true`.", Severity.HIGH,
+          "every service has a healthcheck", healthcheck_can_fail),
+    _rule("PF-CTR-013", "No container but the proxy publishes a port on a public address.", Severity.CRITICAL,
+          "Postgres/Redis reachable only on an internal network (no published port, no firewall opening); security "
+          "headers at the proxy", only_the_proxy_is_public),
 ]

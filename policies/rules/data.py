@@ -8,6 +8,8 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
+from components.transport import PRIVATE_NETWORKS
+
 from .base import (
     CONTAINER,
     NETWORK,
@@ -26,7 +28,7 @@ HCLOUD_SERVER = "hcloud:index/server:Server"
 HCLOUD_VOLUME = "hcloud:index/volume:Volume"
 HCLOUD_PRIMARY_IP = "hcloud:index/primaryIp:PrimaryIp"
 NO_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"  # false: containers have no route out
-PRIVATE_RANGES = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
+PRIVATE_RANGES = PRIVATE_NETWORKS  # RFC 1918 and unique-local, shared with the settings
 MAX_BACKUP_INTERVAL_S = 3600  # RPO <= 1 h
 OTHER_DATABASES = ("mysql", "mariadb", "mongo")
 

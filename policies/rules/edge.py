@@ -8,8 +8,10 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, Severity
 
+from components.mail_records import record_problems, sender_domains
+
 from . import caddyfile
-from .base import CONTAINER, number, of_type, role, rule_maker
+from .base import CONTAINER, env_items, number, of_type, role, rule_maker
 from .security import DYNAMIC, HSTS_MIN_AGE, is_nginx, proxy_config
 
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
@@ -183,6 +185,30 @@ def origin_pulls(resources: Sequence[PolicyResource]):
     yield from problems
 
 
+def mail_authenticated(resources: Sequence[PolicyResource]):
+    """Mail a service sends from a domain (its env: MAIL_FROM=noreply@example.com) is authenticated by
+    the zone: SPF, DKIM and DMARC with p=quarantine or reject; a declared SPF or DMARC record is judged
+    even without a sender."""
+    txt: dict[str, list[str]] = {}
+    for record in of_type(resources, DNS_RECORD):
+        if record.props.get("type") == "TXT":
+            txt.setdefault(str(record.props.get("name") or "").lower(), []).append(str(record.props.get("content") or ""))
+    senders: dict[str, PolicyResource] = {}
+    for container in of_type(resources, CONTAINER):
+        for domain in sorted(sender_domains(env_items(container.props))):
+            senders.setdefault(domain, container)
+    declared = {name.removeprefix("_dmarc.") for name, contents in txt.items()
+                if any(c.strip('"').startswith(("v=spf1", "v=DMARC1")) for c in contents)}
+    anchor = next(iter(of_type(resources, DNS_RECORD)), None)
+    for domain in sorted(set(senders) | declared):
+        sender = senders.get(domain)
+        for problem in record_problems(domain, txt, sends=sender is not None):
+            where = f"{sender.name} sends mail from {domain}: " if sender else ""
+            resource = sender or anchor
+            if resource is not None:
+                yield f"{where}{problem} (settings: edge.mail)", resource
+
+
 _rule = rule_maker("edge")
 
 
@@ -208,4 +234,6 @@ RULES = [
     _rule("PF-EDGE-010", "Only Cloudflare, for this zone, reaches the origin: zone-level authenticated origin pulls on "
           "with the zone's own certificate, and the proxy refuses TLS without a client certificate of its CA.",
           Severity.CRITICAL, "the origin answers only the edge (authenticated origin pulls)", origin_pulls),
+    _rule("PF-EDGE-011", "Mail sent from a domain is authenticated: SPF, DKIM and DMARC (p=quarantine or reject).",
+          Severity.HIGH, "DNS: SPF, DKIM and DMARC records where the stack sends mail from its domain", mail_authenticated),
 ]

@@ -8,15 +8,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import yaml
-from pulumi_policy import PolicyResource, Severity
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from components import cloudflare_ips
 
 from .base import of_type, referrers, rule_maker
 from .data import HCLOUD_PRIMARY_IP, HCLOUD_SERVER, HCLOUD_VOLUME, is_app_server
+from .host_firewall import host_firewall
+from .security import DYNAMIC
 
 FIREWALL = "hcloud:index/firewall:Firewall"
 FIREWALL_ATTACHMENT = "hcloud:index/firewallAttachment:FirewallAttachment"
+USER_DATA_ROLE = "user-data"  # components/ssh_host.py: a server you have, its rendered user data
 ADMIN_MIN_PREFIX_V4, ADMIN_MIN_PREFIX_V6 = 16, 48
 CLOUDFLARE = [ipaddress.ip_network(r) for r in (*cloudflare_ips.IPV4, *cloudflare_ips.IPV6)]
 PUBLIC_PORTS = {80, 443}
@@ -24,7 +27,16 @@ SSH_PORT = 22
 DATA_PORTS = {5432: "Postgres", 6379: "Redis", 3306: "MySQL", 27017: "MongoDB", 11211: "memcached", 9200: "Elasticsearch"}
 
 
+def is_user_data(props: Mapping[str, Any]) -> bool:
+    return props.get("role") == USER_DATA_ROLE
+
+
 def inbound_rules(props: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A Hetzner firewall's inbound rules, or what the host firewall in a server's user data admits
+    (servers you have), in the same shape: every host kind is judged by the same checks."""
+    if is_user_data(props):
+        document = cloud_config(props.get("user_data") or "")
+        return list((host_firewall(document) if document else None) or [])  # no firewall at all: PF-HOST-004
     return [r for r in props.get("rules") or [] if (r.get("direction") or "in") == "in"]
 
 
@@ -88,7 +100,8 @@ def only_web_and_ssh(props: Mapping[str, Any]) -> Iterator[str]:
             others = [ip for ip in rule.get("sourceIps") or [] if outside_cloudflare(ip)]
             if others:
                 yield (f"inbound rule {rule.get('protocol')}/{rule.get('port')} admits {', '.join(others)}; the web "
-                       f"ports admit only Cloudflare's ranges (settings: host.cloudflare_ranges)")
+                       f"ports admit only Cloudflare's ranges (settings: host.cloudflare_ranges; servers you have: "
+                       "host.edge_ranges)")
 
 
 def cloud_config(user_data: str) -> dict[str, Any] | None:
@@ -127,9 +140,10 @@ def effective_sshd(document: Mapping[str, Any]) -> dict[str, str]:
 
 
 def key_only_ssh(props: Mapping[str, Any]) -> Iterator[str]:
-    if not props.get("sshKeys"):
-        yield "give the server at least one SSH key (settings: host.ssh_public_keys); password login stays off"
-    document = cloud_config(props.get("userData") or "")
+    """A Hetzner server (its sshKeys and user data) or a server you have (its rendered user data)."""
+    if not is_user_data(props) and not props.get("sshKeys"):
+        yield "give the server at least one SSH key (settings: host.ssh_keys); password login stays off"
+    document = cloud_config((props.get("user_data") if is_user_data(props) else props.get("userData")) or "")
     if document is None:
         yield "the user data is not a #cloud-config document: its SSH settings cannot be judged; render it with Preflight"
         return
@@ -139,6 +153,20 @@ def key_only_ssh(props: Mapping[str, Any]) -> Iterator[str]:
                f"{sshd.get('passwordauthentication', 'yes (the default)')}); set ssh_pwauth: false")
     if document.get("disable_root") is not True and sshd.get("permitrootlogin") != "no":
         yield "cloud-init must turn off root SSH login (disable_root: true, or PermitRootLogin no)"
+    if not any(deploy_user(user) for user in document.get("users") or []):
+        yield ("declare the deploy user with the admins' keys and no password (users: name deploy, "
+               "ssh_authorized_keys, lock_passwd: true) (settings: host.ssh_keys)")
+
+
+def key_only_ssh_on_servers(args: ResourceValidationArgs) -> Iterator[str]:
+    if args.resource_type == HCLOUD_SERVER or is_user_data(args.props):  # other dynamic resources are not servers
+        yield from key_only_ssh(args.props)
+
+
+def deploy_user(user: Any) -> bool:
+    """A user that is not root, logs in with the admins' keys, and has no password to guess."""
+    return isinstance(user, Mapping) and user.get("name") not in (None, "root", "default") and \
+        bool(user.get("ssh_authorized_keys")) and user.get("lock_passwd", True) is True
 
 
 def server_backups(props: Mapping[str, Any]) -> Iterator[str]:
@@ -169,24 +197,34 @@ def every_server_has_firewall(resources: Sequence[PolicyResource]):
             continue
         if not server.props.get("firewallIds"):
             yield f"attach a firewall to {server.name} (firewallIds) — nothing filters its inbound traffic", server
+    for user_data in (r for r in of_type(resources, DYNAMIC) if is_user_data(r.props)):
+        document = cloud_config(user_data.props.get("user_data") or "")
+        if document is not None and host_firewall(document) is None:
+            yield (f"the user data of {user_data.props.get('server')} sets no host firewall (no script hooks a chain "
+                   "into INPUT); render it with Preflight (`python -m deploy user-data STACK SERVER`)", user_data)
 
 
 _rule = rule_maker("host")
 
 
 RULES = [
-    _rule("PF-HOST-001", "SSH is admitted only from admin CIDRs.", Severity.CRITICAL,
-          "SSH only from admin CIDRs, key-only", ssh_from_admins_only, types=(FIREWALL,)),
-    _rule("PF-HOST-002", "The firewall opens no database or cache port.", Severity.CRITICAL,
+    _rule("PF-HOST-001", "SSH is admitted only from admin CIDRs (Hetzner firewalls, and the host firewall in "
+          "the user data of servers you have).", Severity.CRITICAL,
+          "SSH only from admin CIDRs, key-only", ssh_from_admins_only, types=(FIREWALL, DYNAMIC)),
+    _rule("PF-HOST-002", "The firewall opens no database or cache port (every host kind).", Severity.CRITICAL,
           "Postgres/Redis reachable only on an internal network (no published port, no firewall opening)",
-          no_data_ports, types=(FIREWALL,)),
-    _rule("PF-HOST-003", "The firewall admits only 22, 80 and 443, the web ports from Cloudflare alone.", Severity.HIGH,
+          no_data_ports, types=(FIREWALL, DYNAMIC)),
+    _rule("PF-HOST-003", "The firewall admits only 22, 80 and 443, the web ports from Cloudflare alone "
+          "(every host kind).", Severity.HIGH,
           "Postgres/Redis reachable only on an internal network (no published port, no firewall opening)",
-          only_web_and_ssh, types=(FIREWALL,)),
-    _rule("PF-HOST-004", "Every server has a firewall.", Severity.CRITICAL,
+          only_web_and_ssh, types=(FIREWALL, DYNAMIC)),
+    _rule("PF-HOST-004", "Every server has a firewall (Hetzner: attached; servers you have: in their user "
+          "data).", Severity.CRITICAL,
           "SSH only from admin CIDRs, key-only", every_server_has_firewall),
-    _rule("PF-HOST-005", "Servers allow key-only SSH and no root login.", Severity.CRITICAL,
-          "SSH only from admin CIDRs, key-only", key_only_ssh, types=(HCLOUD_SERVER,)),
+    _rule("PF-HOST-005", "Servers allow key-only SSH, for a deploy user with the admins' keys, and no root "
+          "login (every host kind).", Severity.CRITICAL,
+          "SSH only from admin CIDRs, key-only", key_only_ssh_on_servers, types=(HCLOUD_SERVER, DYNAMIC),
+          takes_args=True),
     _rule("PF-HOST-006", "Server backups are on (application servers keep nothing and are exempt).", Severity.HIGH,
           "server backups on in production",
           server_backups, types=(HCLOUD_SERVER,), production_only=True),

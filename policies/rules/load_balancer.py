@@ -24,6 +24,17 @@ def health_checked(props: Mapping[str, Any]) -> Iterator[str]:
                "server that stops answering is taken out of rotation")
     elif check.get("protocol") in ("http", "https") and not (check.get("http") or {}).get("path"):
         yield "name the path the HTTP health check requests (healthCheck.http.path: the proxy's health route)"
+    elif check.get("protocol") in ("http", "https") and accepts_any_answer((check.get("http") or {}).get("statusCodes")):
+        yield ("the health check accepts every answer (statusCodes "
+               f"{', '.join((check.get('http') or {}).get('statusCodes') or [])}), so it tests nothing; accept only "
+               "the healthy one (2?? on the health port, 3?? for the HTTPS redirect)")
+
+
+def accepts_any_answer(codes) -> bool:
+    """Status code patterns (2??, 200, 3??) that admit an error answer: 4xx and 5xx both pass."""
+    patterns = [str(c) for c in codes or []]
+    return any(p[0] in "4*" or p.startswith("?") for p in patterns) and any(p[0] in "5*" or p.startswith("?")
+                                                                            for p in patterns)
 
 
 def private_targets(props: Mapping[str, Any]) -> Iterator[str]:
@@ -56,7 +67,7 @@ def attached_and_listening(resources: Sequence[PolicyResource]):
 _rule = rule_maker("load-balancer")
 
 RULES = [
-    _rule("PF-LB-001", "Every load balancer service checks its targets' health.", Severity.HIGH,
+    _rule("PF-LB-001", "Every load balancer service checks its targets' health, with a check that can fail.", Severity.HIGH,
           "health checks on every service; rollback under 5 minutes", health_checked, types=(LB_SERVICE,)),
     _rule("PF-LB-002", "The load balancer reaches its targets over the private network.", Severity.HIGH,
           "database only on the internal network; servers admit the public only through the edge",

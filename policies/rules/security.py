@@ -8,10 +8,13 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from components.secret_names import looks_secret
+from components.secret_names import looks_secret, secret_in_text, secret_name
+from components.transport import plain_origins
 
 from . import caddyfile
-from .base import CONTAINER, env_items, label_map, number, role, rule_maker
+from .base import CONTAINER, REMOTE_IMAGE, env_items, label_map, number, role, rule_maker
+from .data import HCLOUD_SERVER
+from .secret_fields import secrets_in_fields
 
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 RANDOM_STRING = "random:index/randomString:RandomString"
@@ -32,15 +35,17 @@ REQUIRED_HEADERS = {
 
 def plain_secret_env(props: Mapping[str, Any]) -> Iterator[str]:
     for key, value in env_items(props):
-        if looks_secret(key) and not key.endswith("_FILE") and value:
-            yield (f"env {key} carries a secret in plain text (visible in `docker inspect` and the state); "
+        what = "a secret" if secret_name(key) and value else secret_in_text(value)
+        if what:
+            yield (f"env {key} carries {what} in plain text (visible in `docker inspect` and the state); "
                    f"deliver it as a file: settings secret_env -> /run/secrets/<name> and {key}_FILE")
 
 
 def plain_secret_labels(props: Mapping[str, Any]) -> Iterator[str]:
     for key, value in label_map(props).items():
-        if looks_secret(key) and value:
-            yield f"label {key} looks like a secret; labels are public metadata, remove it"
+        what = secret_in_text(value)
+        if looks_secret(key) and value or what:
+            yield f"label {key} {'carries ' + what if what else 'looks like a secret'}; labels are public metadata, remove it"
 
 
 def generated_secret_length(props: Mapping[str, Any]) -> Iterator[str]:
@@ -57,6 +62,9 @@ def cors_origins(props: Mapping[str, Any]) -> Iterator[str]:
             origins = [o.strip() for o in re.split(r"[,\s]+", value) if o.strip()]
             if not origins or any("*" in o for o in origins):
                 yield f"env {key}={value!r}: list the exact origins (https://app.example.com), never '*'"
+            elif plain_origins(value):
+                yield (f"env {key}: {', '.join(plain_origins(value))} is not https://; production admits its "
+                       "origins over HTTPS only (https://app.example.com)")
 
 
 # Debug and development switches, recognised by the words of their names and by their values, not by
@@ -169,4 +177,7 @@ RULES = [
     _rule("PF-SEC-008", "The proxy sends the security headers.", Severity.MEDIUM,
           "security headers at the proxy", security_headers_at_proxy),
     _rule("PF-SEC-009", "The proxy redirects HTTP to HTTPS.", Severity.HIGH, "HTTPS forced", https_redirect_at_proxy),
+    _rule("PF-SEC-010", "No secret written out in any other field: command lines, healthchecks, URLs with a password, "
+          "server labels and user data.", Severity.CRITICAL, "no secret in plaintext (config, env, labels)",
+          secrets_in_fields, types=(CONTAINER, REMOTE_IMAGE, HCLOUD_SERVER, DYNAMIC)),
 ]

@@ -16,7 +16,9 @@ from .harness import Res
 
 C = "docker:index/container:Container"
 ZONE = "0123456789abcdef0123456789abcdef"
-USER_DATA = "#cloud-config\nssh_pwauth: false\ndisable_root: true\nusers:\n  - name: deploy\n"
+USER_DATA = ("#cloud-config\nssh_pwauth: false\ndisable_root: true\nusers:\n  - name: deploy\n    lock_passwd: true\n"
+             "    ssh_authorized_keys: [ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOps ops]\n")
+HEALTH = ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8000/health"]  # a check that can fail
 ROUTES = [ProxyRoute("api.example.com", "/", upstream_marker("api"), "/health")]
 # What the program gives the proxy container (global options, headers, redirect) and the site blocks
 # it switches in the running proxy at each release (the ProxySites dynamic resource).
@@ -38,7 +40,7 @@ def labels(role: str, stack: str = "production") -> list[dict[str, str]]:
 def container(name: str, role: str, stack: str, protect: bool = False, networks=("internal",), **props) -> Res:
     base = {
         "name": name, "image": f"sha256:{name}", "labels": labels(role, stack), "mustRun": True, "wait": True,
-        "healthcheck": {"tests": ["CMD", "true"], "interval": "10s"}, "memory": 256, "memorySwap": 256,
+        "healthcheck": {"tests": HEALTH, "interval": "10s"}, "memory": 256, "memorySwap": 256,
         "cpus": "0.5", "restart": "unless-stopped", "logDriver": "json-file",
         "logOpts": {"max-size": "10m", "max-file": "3"}, "securityOpts": ["no-new-privileges:true"],
         "networksAdvanced": [{"name": network, "aliases": [name]} for network in networks],
@@ -72,7 +74,15 @@ def production(stack: str = "production") -> list[Res]:
                   envs=["POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password"],
                   volumes=[{"volumeName": "postgres-data", "containerPath": "/var/lib/postgresql/data"}],
                   ports=[{"internal": 5432, "external": 5432, "ip": "10.10.1.10"}], networks=("internal", "private")),
-        container("redis", "cache", stack, protect=True),
+        # A cache: it may evict, its volume is not backed up.
+        Res("docker:index/volume:Volume", "redis-data", {"name": "redis-data"}, protect=True),
+        container("redis", "cache", stack, protect=True, command=["redis-server", "/usr/local/etc/redis/redis.conf"],
+                  volumes=[{"volumeName": "redis-data", "containerPath": "/data"}],
+                  uploads=[{"file": "/usr/local/etc/redis/redis.conf",
+                            "content": "maxmemory 128mb\nmaxmemory-policy allkeys-lru\n"}]),
+        # A scheduler placed on one application server (placement: one_app_server).
+        container("scheduler-app1", "service", stack, command=["python3", "/app/app.py", "scheduler"],
+                  labels=[*labels("service", stack), {"label": "preflight.component", "value": "preflight-scheduler-app1"}]),
         container("api", "service", stack, envs=["JWT_SECRET_FILE=/run/secrets/jwt_secret",
                                           "CORS_ALLOWED_ORIGINS=https://app.example.com", "DEBUG=0",
                                           "SENTRY_DSN_FILE=/run/secrets/sentry_dsn"],
@@ -97,13 +107,21 @@ def production(stack: str = "production") -> list[Res]:
             {"direction": "in", "protocol": "tcp", "port": "80", "sourceIps": ["173.245.48.0/20"]},
             {"direction": "in", "protocol": "icmp", "sourceIps": ["0.0.0.0/0", "::/0"]},
         ]}),
-        Res("hcloud:index/primaryIp:PrimaryIp", "ipv4", {"type": "ipv4", "autoDelete": False,
+        Res("hcloud:index/primaryIp:PrimaryIp", "ipv4", {"type": "ipv4", "location": "fsn1", "autoDelete": False,
                                                            "deleteProtection": True}, protect=True),
-        Res("hcloud:index/volume:Volume", "data", {"size": 50, "deleteProtection": True}, protect=True),
+        Res("hcloud:index/volume:Volume", "data", {"size": 50, "location": "fsn1", "deleteProtection": True}, protect=True),
+        Res("hcloud:index/network:Network", "network", {"name": "preflight", "ipRange": "10.10.0.0/16"}),
+        *[Res("hcloud:index/networkSubnet:NetworkSubnet", name, {"networkId": 1, "type": "cloud", "networkZone": "eu-central",
+                                                               "ipRange": ip_range}, deps={"networkId": ["network"]})
+          for name, ip_range in (("subnet", "10.10.1.0/24"), ("app-subnet", "10.10.2.0/24"))],
         Res("hcloud:index/server:Server", "server", {
             "serverType": "cx32", "image": "debian-12", "location": "fsn1", "backups": True,
             "deleteProtection": True, "rebuildProtection": True, "sshKeys": ["deploy"], "userData": USER_DATA,
-            "firewallIds": [1], "labels": {"stack": stack}}, protect=True, deps={"firewallIds": ["firewall"]}),
+            "firewallIds": [1], "labels": {"stack": stack}, "networks": [{"networkId": 1, "ip": "10.10.1.10"}],
+            "publicNets": [{"ipv4Enabled": True, "ipv4": 1}]}, protect=True,
+            deps={"firewallIds": ["firewall"], "networks": ["network"], "publicNets": ["ipv4"]}),
+        Res("hcloud:index/volumeAttachment:VolumeAttachment", "data-attachment", {"volumeId": 1, "serverId": 1},
+            deps={"volumeId": ["data"], "serverId": ["server"]}),
         *[Res("cloudflare:index/zoneSetting:ZoneSetting", f"zone-{sid}", {"zoneId": ZONE, "settingId": sid, "value": v})
           for sid, v in [("ssl", "strict"), ("always_use_https", "on"), ("min_tls_version", "1.2"), ("tls_1_3", "on"),
                          ("security_header", {"strict_transport_security": {
@@ -131,12 +149,12 @@ def load_balanced(stack: str) -> list[Res]:
     return [
         Res("hcloud:index/server:Server", "app1", {
             "serverType": "cx32", "image": "debian-12", "location": "fsn1", "sshKeys": ["deploy"], "userData": USER_DATA,
-            "firewallIds": [1], "labels": {"preflight-stack": stack, "preflight-role": "app"}},
-            deps={"firewallIds": ["firewall"]}),
+            "firewallIds": [1], "labels": {"preflight-stack": stack, "preflight-role": "app"},
+            "networks": [{"networkId": 1, "ip": "10.10.2.11"}]}, deps={"firewallIds": ["firewall"], "networks": ["network"]}),
         Res("hcloud:index/loadBalancer:LoadBalancer", "lb", {"loadBalancerType": "lb11", "location": "fsn1",
                                                              "deleteProtection": True}, protect=True),
         Res("hcloud:index/loadBalancerNetwork:LoadBalancerNetwork", "lb-network", {"loadBalancerId": 1, "ip": "10.10.2.5"},
-            deps={"loadBalancerId": ["lb"]}),
+            deps={"loadBalancerId": ["lb"], "networkId": ["network"]}),
         *[Res("hcloud:index/loadBalancerService:LoadBalancerService", f"lb-{port}", {
             "loadBalancerId": "1", "protocol": "tcp", "listenPort": port, "destinationPort": port,
             "healthCheck": health if port == 443 else {**health, "port": 80, "http": {**health["http"], "statusCodes": ["3??"]}}},

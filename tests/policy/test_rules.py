@@ -45,6 +45,19 @@ def uploads_rules(**thresholds):
     return setp(uploads=[{"file": "/etc/monitoring/rules.yml", "content": rules}])
 
 
+def proxy_config_with(old, new):
+    """The proxy container's Caddyfile with `old` replaced by `new`."""
+    def change(res):
+        content = res.props["uploads"][0]["content"]
+        assert old in content
+        res.props["uploads"][0]["content"] = content.replace(old, new)
+    return change
+
+
+def labels_of(name):
+    return [label for res in production() if res.name == name for label in res.props["labels"]]
+
+
 def drop(name):
     return lambda resources: [r for r in resources if r.name != name]
 
@@ -54,10 +67,30 @@ CASES = [
     ("PF-SEC-001", "api", env("JWT_SECRET=hunter2hunter2"), "JWT_SECRET_FILE"),
     ("PF-SEC-001", "api", env("STRIPE_API_KEY=sk_live_x"), "plain text"),
     ("PF-SEC-002", "api", setp(labels=[{"label": "db_password", "value": "x"}]), "labels are public"),
+    # Secrets by value, whatever the name: a URL with a password in env, labels and every other field.
+    ("PF-SEC-001", "api", env("DATABASE_URL=postgres://app:hunter2@postgres:5432/app"), "a URL with a password"),
+    ("PF-SEC-001", "backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14",
+                                 "RESTIC_REPOSITORY=s3:https://AKIA1:hunter2@fsn1.example.com/b/p"), "(https://AKIA1:***@...)"),
+    ("PF-SEC-002", "api", setp(labels=[*labels_of("api"), {"label": "cache", "value": "redis://:hunter2@redis:6379"}]),
+     "carries a URL with a password"),
+    ("PF-SEC-010", "api", setp(command=["api", "serve", "--db-password=hunter2"]), "--db-password=***"),
+    ("PF-SEC-010", "api", setp(command=["api", "--token", "hunter2"]), "--token ***"),
+    ("PF-SEC-010", "api", setp(entrypoint=["sh", "-c", "PGPASSWORD=hunter2 exec api"]), "PGPASSWORD=***"),
+    ("PF-SEC-010", "api", setp(healthcheck={"tests": ["CMD-SHELL", "curl -fsS https://admin:hunter2@localhost/health"]}),
+     "healthcheck.tests of api carries a URL with a password"),
+    ("PF-SEC-010", "server", lambda r: r.props["labels"].update(backup="s3:https://AKIA1:hunter2@fsn1.example.com/b"),
+     "labels.backup"),
+    ("PF-SEC-010", "server", lambda r: r.props.update(userData=r.props["userData"] + (
+        "write_files:\n  - path: /etc/app.env\n    content: \"URL=https://bot:hunter2@ghcr.io\"\n")), "userData of"),
+    ("PF-SEC-010", "proxy-sites", lambda r: r.props["upstreams"].update(api="https://u:hunter2@api-1a2b3c4:8000"),
+     "upstreams.api of this resource"),
     ("PF-SEC-003", "jwt-secret", setp(length=16), "at least 32"),
     ("PF-SEC-003", "postgres-password", setp(length=20), "at least 32"),
     ("PF-SEC-004", "api", env("CORS_ALLOWED_ORIGINS=*"), "never '*'"),
     ("PF-SEC-004", "api", env("CORS_ORIGINS=https://a.example.com,https://*.example.com"), "exact origins"),
+    # CORS over HTTPS only, whichever origin of the list is plain.
+    ("PF-SEC-004", "api", env("CORS_ALLOWED_ORIGINS=http://app.example.com"), "http://app.example.com is not https://"),
+    ("PF-SEC-004", "api", env("CORS_ORIGINS=https://a.example.com http://b.example.com"), "over HTTPS only"),
     ("PF-SEC-005", "api", env("DEBUG=true"), "turn debug off"),
     ("PF-SEC-005", "api", env("NODE_ENV=development"), "development mode"),
     # Spellings the first version of the rule let through (it knew a few exact names and values).
@@ -107,8 +140,29 @@ CASES = [
     ("PF-DATA-005", "backup", env("BACKUP_INTERVAL_S=3600"), "retention"),
     ("PF-DATA-005", "backup", setp(labels=[]), "add a backup job"),
     ("PF-DATA-006", "postgres", setp(command=["postgres"]), "max_connections"),
+    # Redis whose volume the backup job copies holds data: it must not evict.
+    ("PF-DATA-007", "backup", setp(volumes=[{"volumeName": "redis-data", "containerPath": "/redis", "readOnly": True}]),
+     "maxmemory-policy allkeys-lru"),
+    # A second copy of the scheduler on another server (placement every_app_server).
+    ("PF-DATA-008", "api", setp(command=["celery", "-A", "app", "beat"], labels=[
+        *labels_of("scheduler-app1")[:2], {"label": "preflight.component", "value": "preflight-scheduler-app2"}]),
+     "each job fires 2 times"),
     ("PF-CTR-001", "api", setp(healthcheck=None), "healthcheck"),
     ("PF-CTR-001", "redis", setp(healthcheck={"tests": ["NONE"]}), "healthcheck"),
+    # A check that cannot fail, in each form Docker runs it.
+    ("PF-CTR-012", "api", setp(healthcheck={"tests": ["CMD", "true"]}), "tests nothing"),
+    ("PF-CTR-012", "redis", setp(healthcheck={"tests": ["CMD-SHELL", "exit 0"]}), "of redis (exit 0)"),
+    ("PF-CTR-012", "postgres", setp(healthcheck={"tests": ["CMD", "sh", "-c", "pg_isready || true"]}), "tests nothing"),
+    ("PF-CTR-012", "proxy", setp(healthcheck={"tests": ["CMD-SHELL", "curl -f http://localhost/ ; echo ok"]}),
+     "tests nothing"),
+    ("PF-CTR-012", "backup", setp(healthcheck={"tests": ["CMD", "/bin/sleep", "1"]}), "tests nothing"),
+    # Nothing around the proxy: a service, a job or a sidecar on a public address or the host's network.
+    ("PF-CTR-013", "api", setp(ports=[{"internal": 8000, "external": 8000}]), "api publishes 0.0.0.0:8000->8000"),
+    ("PF-CTR-013", "backup", setp(ports=[{"internal": 9000, "external": 9000, "ip": "203.0.113.10"}]),
+     "on a public address"),
+    ("PF-CTR-013", "api", setp(ports=[{"internal": 8000, "external": 8000, "ip": "::"}]), "publishes :::8000"),
+    ("PF-CTR-013", "api-migrate", setp(publishAllPorts=True), "publishAllPorts"),
+    ("PF-CTR-013", "api", setp(networkMode="host"), "host's network"),
     ("PF-CTR-002", "api", setp(memory=0), "memory limit"),
     ("PF-CTR-002", "api", setp(memorySwap=-1), "memorySwap"),
     ("PF-CTR-003", "postgres", setp(cpus=None), "CPU limit"),
@@ -156,6 +210,24 @@ CASES = [
     # A proxy configured in one file, its site without the demand.
     ("PF-EDGE-010", "proxy", lambda r: r.props["uploads"][0].update(content=WHOLE_CADDYFILE.replace(CLIENT_AUTH, "")),
      "asks no client certificate"),
+    ("PF-TLS-001", "backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14",
+                                 "RESTIC_REPOSITORY=s3:http://fsn1.your-objectstorage.com/b/p"),
+     "fsn1.your-objectstorage.com in plain HTTP"),
+    ("PF-TLS-001", "backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14",
+                                 "RESTIC_REPOSITORY=rest:HTTP://backups.example.com:8000/prod"), "plain HTTP"),
+    ("PF-TLS-002", "proxy-sites", lambda r: r.props.update(template=SITES.replace(
+        CLIENT_AUTH, "\t\tprotocols tls1.0 tls1.3\n" + CLIENT_AUTH)), "admits tls1.0"),
+    ("PF-TLS-002", "proxy", lambda r: r.props["uploads"][0].update(content=WHOLE_CADDYFILE.replace(
+        CLIENT_AUTH, "\t\tprotocols tls1.1 tls1.2\n" + CLIENT_AUTH)), "(protocols tls1.1 tls1.2)"),
+    ("PF-TLS-003", "proxy", proxy_config_with("admin 127.0.0.1:2019", "admin 0.0.0.0:2019"), "listens on 0.0.0.0:2019"),
+    ("PF-TLS-003", "proxy", proxy_config_with("admin 127.0.0.1:2019", "admin :2019"), "admin API listens on :2019"),
+    ("PF-TLS-003", "proxy", lambda r: r.props["ports"].append({"internal": 2019, "external": 2019}), "admin port 2019"),
+    ("PF-TLS-004", "proxy", proxy_config_with("default-src 'self'", "default-src *"), "admits any host (default-src *)"),
+    ("PF-TLS-004", "proxy", proxy_config_with("base-uri 'self'", "base-uri 'self'; script-src 'self' https:"),
+     "script-src https:"),
+    # A service sends mail from the domain: the zone must authenticate it.
+    ("PF-EDGE-011", "api", env("MAIL_FROM=Preflight <noreply@example.com>"), "api sends mail from example.com: add an SPF"),
+    ("PF-EDGE-011", "api", env("DEFAULT_FROM_EMAIL=noreply@example.com"), "add a DMARC record for example.com"),
     ("PF-HOST-001", "firewall", firewall_rule("22"), "admin CIDRs"),
     ("PF-HOST-001", "firewall", firewall_rule("22", ["::/0"]), "::/0"),
     ("PF-HOST-002", "firewall", firewall_rule("5432", ["10.0.0.0/8"]), "Postgres (5432"),
@@ -167,7 +239,7 @@ CASES = [
     ("PF-HOST-001", "firewall", firewall_rule("22", ["128.0.0.0/1"]), "/16 or narrower"),
     ("PF-HOST-001", "firewall", firewall_rule("22", ["2000::/3"]), "2000::/3"),
     ("PF-HOST-004", "server", lambda r: (r.deps.clear(), r.props.update(firewallIds=[])), "attach a firewall"),
-    ("PF-HOST-005", "server", setp(sshKeys=[]), "SSH key"),
+    ("PF-HOST-005", "server", setp(sshKeys=[]), "settings: host.ssh_keys)"),
     # Read as cloud-init and sshd read it, not searched: the right words in a comment, or in a drop-in
     # that sorts after the one cloud-init writes, do not turn password login off.
     ("PF-HOST-005", "server", setp(userData="#cloud-config\nssh_pwauth: true\ndisable_root: true\n# ssh_pwauth: false\n"),
@@ -184,11 +256,24 @@ CASES = [
     ("PF-HOST-007", "data", setp(deleteProtection=False), "deleteProtection"),
     ("PF-HOST-007", "server", setp(rebuildProtection=False), "rebuildProtection"),
     ("PF-HOST-008", "ipv4", setp(autoDelete=True), "autoDelete: false"),
+    # What Hetzner would refuse only at apply.
+    ("PF-HOST-009", "server", setp(location="ash"), "server server is in ash (us-east)"),
+    ("PF-HOST-009", "subnet", setp(networkZone="us-west"), "its subnet is in us-west"),
+    ("PF-HOST-009", "server", lambda r: r.props["networks"][0].update(ip="10.10.3.10"), "outside its network's subnets"),
+    ("PF-HOST-009", "app1", lambda r: r.props["networks"][0].update(ip="10.20.2.11"), "10.10.1.0/24, 10.10.2.0/24"),
+    ("PF-HOST-009", "data", setp(location="nbg1"), "attaches volumes only in their own location"),
+    ("PF-HOST-009", "ipv4", setp(location="hel1"), "primary IP ipv4 is in hel1"),
+    ("PF-HOST-009", "lb", setp(location="sin"), "load balancer lb is in sin"),
+    ("PF-HOST-009", "lb-network", setp(ip="10.10.9.5"), "private address 10.10.9.5"),
     ("PF-ENV-001", "api", setp(labels=[{"label": "preflight.stack", "value": "staging"}]), "belongs to stack production"),
     ("PF-ENV-001", "server", setp(labels={"stack": "staging"}), "another environment"),
     ("PF-ENV-001", "server", setp(labels={"preflight-stack": "staging"}), "another environment"),
     ("PF-LB-001", "lb-443", setp(healthCheck=None), "health check"),
     ("PF-LB-001", "lb-80", lambda r: r.props["healthCheck"]["http"].pop("path"), "health route"),
+    # A health check that accepts errors tests nothing.
+    ("PF-LB-001", "lb-443", lambda r: r.props["healthCheck"]["http"].update(statusCodes=["2??", "3??", "4??", "5??"]),
+     "accepts every answer"),
+    ("PF-LB-001", "lb-80", lambda r: r.props["healthCheck"]["http"].update(statusCodes=["???"]), "tests nothing"),
     ("PF-LB-002", "lb-target-1", setp(usePrivateIp=False), "private network"),
     ("PF-LB-003", "lb-443", setp(protocol="http"), "plain HTTP"),
     ("PF-LB-003", "lb-443", setp(protocol="https"), "certificates"),
@@ -325,7 +410,8 @@ def test_web_ports_inside_cloudflares_ranges_and_a_narrow_admin_network_pass():
 
 def test_a_drop_in_that_sorts_before_cloud_inits_own_wins_as_in_sshd():
     user_data = ("#cloud-config\nssh_pwauth: true\ndisable_root: true\nwrite_files:\n"
-                 "  - path: /etc/ssh/sshd_config.d/00-preflight.conf\n    content: \"PasswordAuthentication no\\n\"\n")
+                 "  - path: /etc/ssh/sshd_config.d/00-preflight.conf\n    content: \"PasswordAuthentication no\\n\"\n"
+                 "users:\n  - name: deploy\n    ssh_authorized_keys: [ssh-ed25519 AAAA ops]\n")
     outcome = Pack("production").analyze(mutated(production("production"), "server", setp(userData=user_data)))
     assert "PF-HOST-005" not in outcome.rules()
 
@@ -334,3 +420,170 @@ def test_a_proxy_without_a_readable_config_fails_every_proxy_rule_instead_of_pas
     outcome = Pack("production").analyze(mutated(production("production"), "proxy", setp(uploads=[])))
     assert {"PF-SEC-007", "PF-SEC-008", "PF-SEC-009"} <= outcome.rules()
     assert all("carries no Caddyfile" in v.message for v in outcome.violations if v.rule == "PF-SEC-009")
+
+
+@pytest.mark.parametrize("tests", [
+    ["CMD", "sh", "-c", "pg_isready && echo ok"],  # echo after a check that must pass first
+    ["CMD", "sh", "-ec", "curl -fsS http://127.0.0.1:8000/health; echo done"],  # -e: the curl's failure ends it
+    ["CMD-SHELL", "set -o pipefail; curl -fsS http://127.0.0.1:8000/health | cat"],
+    ["CMD-SHELL", "curl -f http://127.0.0.1:8000/health >/dev/null 2>&1"],
+    ["CMD-SHELL", "if curl -f http://127.0.0.1:8000/health; then exit 0; fi"],  # not judged: never a false refusal
+    ["CMD", "python3", "/app/app.py", "check"],
+])
+def test_healthchecks_that_can_fail_pass(pack, tests):
+    outcome = pack.analyze(mutated(production(), "api", setp(healthcheck={"tests": tests})))
+    assert "PF-CTR-012" not in outcome.rules(), outcome.violations
+
+
+def test_an_unknown_healthcheck_is_not_applicable(pack):
+    outcome = pack.analyze(mutated(production(), "api", setp(healthcheck={"tests": ["CMD", UNKNOWN]})))
+    assert "PF-CTR-012" not in outcome.rules()
+    assert "unknown at preview" in outcome.not_applicable["PF-CTR-012"]
+
+
+def test_no_message_repeats_the_secret_it_found(pack):
+    for rule, resource, change, _ in CASES:
+        if rule in ("PF-SEC-001", "PF-SEC-002", "PF-SEC-010"):
+            outcome = pack.analyze(mutated(production(), resource, change))
+            assert all("hunter2" not in v.message for v in outcome.violations), outcome.violations
+
+
+@pytest.mark.parametrize("change", [
+    setp(command=["api", "--password-file", "/run/secrets/db_password", "--token", "$API_TOKEN"]),
+    # Flags about a secret, not holding one.
+    setp(command=["api", "--api-key-header", "X-Api-Key", "--token-ttl", "3600", "--secret-name=jwt"]),
+    setp(entrypoint=["sh", "-c", "PGPASSWORD=$(cat /run/secrets/postgres_password) exec api"]),
+    env("SENTRY_URL=https://public@sentry.example.com/1", "UPSTREAM=ssh://deploy@203.0.113.10"),
+    setp(labels=[*labels_of("api"), {"label": "repository", "value": "s3:https://fsn1.example.com/b/p"}]),
+])
+def test_references_and_urls_without_a_password_pass(pack, change):
+    outcome = pack.analyze(mutated(production(), "api", change))
+    assert not {"PF-SEC-001", "PF-SEC-002", "PF-SEC-010"} & outcome.rules(), outcome.violations
+
+
+def test_a_field_unknown_at_preview_leaves_the_secret_rule_not_applicable_unless_another_field_fails(pack):
+    outcome = pack.analyze(mutated(production(), "api", setp(command=[UNKNOWN])))
+    assert "PF-SEC-010" not in outcome.rules()
+    assert "unknown at preview" in outcome.not_applicable["PF-SEC-010"]
+    both = mutated(production(), "api", setp(command=[UNKNOWN], entrypoint=["api", "--token", "hunter2"]))
+    assert pack.analyze(both).rules() == {"PF-SEC-010"}
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "::1", "10.10.1.10"])
+def test_a_service_on_loopback_or_the_private_network_is_not_public(pack, ip):
+    outcome = pack.analyze(mutated(production(), "api", setp(ports=[{"internal": 8000, "external": 8000, "ip": ip}])))
+    assert "PF-CTR-013" not in outcome.rules(), outcome.violations
+
+
+def test_an_unknown_published_address_is_not_applicable(pack):
+    outcome = pack.analyze(mutated(production(), "api", setp(ports=[{"internal": 8000, "external": 8000, "ip": UNKNOWN}])))
+    assert "PF-CTR-013" not in outcome.rules()
+    assert "unknown at preview" in outcome.not_applicable["PF-CTR-013"]
+
+
+@pytest.mark.parametrize("name, change", [
+    ("proxy-sites", lambda r: r.props.update(template=SITES.replace(CLIENT_AUTH, "\t\tprotocols tls1.2 tls1.3\n" + CLIENT_AUTH))),
+    ("proxy-sites", lambda r: r.props.update(template=SITES.replace(CLIENT_AUTH, "\t\tprotocols tls1.3\n" + CLIENT_AUTH))),
+    ("proxy", proxy_config_with("admin 127.0.0.1:2019", "admin off")),
+    ("proxy", proxy_config_with("admin 127.0.0.1:2019", "admin localhost:2020")),
+    ("proxy", proxy_config_with("admin 127.0.0.1:2019", "admin unix//run/caddy-admin.sock")),
+    ("proxy", proxy_config_with("base-uri 'self'", "base-uri 'self'; img-src 'self' data: https://cdn.example.com")),
+    ("api", env("CORS_ALLOWED_ORIGINS=https://app.example.com,https://admin.example.com")),
+    # On the servers' private network (the rehearsal's S3 server), plain HTTP does not cross the internet.
+    ("backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14", "RESTIC_REPOSITORY=s3:http://10.250.0.1:9000/b")),
+    ("backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14", "RESTIC_REPOSITORY=s3:https://fsn1.example.com/b")),
+    ("api", env("CORS_ALLOWED_ORIGINS=https://app.example.com", "GIT_REPO_URL=http://git.example.com/app")),  # not backups
+])
+def test_transport_that_is_secure_passes(pack, name, change):
+    outcome = pack.analyze(mutated(production(), name, change))
+    assert outcome.violations == [], outcome.violations
+
+
+def test_an_unknown_repository_or_proxy_config_is_not_applicable(pack):
+    resources = mutated(production(), "backup", env("BACKUP_INTERVAL_S=3600", "BACKUP_RETENTION_DAYS=14",
+                                                    UNKNOWN))
+    resources = mutated(resources, "proxy-sites", setp(template=UNKNOWN))
+    outcome = pack.analyze(resources)
+    assert not {"PF-TLS-001", "PF-TLS-002"} & outcome.rules()
+    assert "unknown at preview" in outcome.not_applicable["PF-TLS-001"]
+    assert "unknown at preview" in outcome.not_applicable["PF-TLS-002"]
+
+
+def backs_up_redis_by_dependency(res):
+    res.props["volumes"] = [{"volumeName": UNKNOWN, "containerPath": "/redis"}]  # the volume's name: not known yet
+    res.deps["volumes"] = ["redis-data"]
+
+
+def test_redis_that_holds_data_is_found_through_the_dependency_when_names_are_unknown(pack):
+    resources = mutated(production(), "backup", backs_up_redis_by_dependency)
+    resources = mutated(resources, "redis", lambda r: r.deps.update(volumes=["redis-data"]))
+    assert pack.analyze(resources).rules() == {"PF-DATA-007"}
+    # The command line's policy wins over the file's; noeviction (or no policy: Redis' default) passes.
+    for command in (["redis-server", "/c.conf", "--maxmemory-policy", "noeviction"], ["redis-server"]):
+        quiet = mutated(resources, "redis", setp(command=command, uploads=[] if command == ["redis-server"] else [
+            {"file": "/c.conf", "content": "maxmemory-policy allkeys-lru"}]))
+        assert "PF-DATA-007" not in pack.analyze(quiet).rules()
+
+
+@pytest.mark.parametrize("command", [["python3", "/app/app.py", "worker"], ["python3", "/app/app.py", "serve"]])
+def test_copies_of_a_service_that_schedules_nothing_pass(pack, command):
+    copy = setp(command=command, labels=[*labels_of("scheduler-app1")[:2],
+                                         {"label": "preflight.component", "value": "preflight-worker-app2"}])
+    resources = mutated(mutated(production(), "api", copy), "scheduler-app1", setp(command=command, labels=[
+        *labels_of("scheduler-app1")[:2], {"label": "preflight.component", "value": "preflight-worker-app1"}]))
+    assert "PF-DATA-008" not in pack.analyze(resources).rules()
+
+
+@pytest.mark.parametrize("name, change", [
+    ("server", setp(location="nbg1")),  # another location of the same zone (the volume and IP then refuse it)
+    ("app1", setp(location="hel1")),
+    ("ipv4", lambda r: r.props.pop("location") and r.props.update(datacenter="fsn1-dc14")),
+])
+def test_placements_hetzner_accepts_pass(pack, name, change):
+    resources = mutated(production(), name, change)
+    if name == "server":
+        resources = mutated(mutated(resources, "data", setp(location="nbg1")), "ipv4", setp(location="nbg1"))
+    assert "PF-HOST-009" not in pack.analyze(resources).rules()
+
+
+MAIL_RECORDS = [("example.com", "v=spf1 include:_spf.mail.example.net -all"),
+                ("s1._domainkey.example.com", "v=DKIM1; k=rsa; p=MIIBIjANBgkq"),
+                ("_dmarc.example.com", "v=DMARC1; p=reject; rua=mailto:dmarc@example.com")]
+
+
+def with_mail(records=MAIL_RECORDS):
+    from .harness import Res
+
+    sender = mutated(production(), "api", env("MAIL_FROM=noreply@example.com"))
+    return sender + [Res("cloudflare:index/dnsRecord:DnsRecord", f"mail-{i}", {
+        "zoneId": "0123456789abcdef0123456789abcdef", "name": name, "type": "TXT", "content": content, "proxied": False,
+        "ttl": 1}) for i, (name, content) in enumerate(records)]
+
+
+def test_mail_with_spf_dkim_and_dmarc_passes(pack):
+    assert pack.analyze(with_mail()).violations == []
+
+
+@pytest.mark.parametrize("index, content, words", [
+    (0, "v=spf1 include:_spf.mail.example.net +all", "admits any sender"),
+    (1, "v=spf1 nothing", "add a DKIM key"),
+    (2, "v=DMARC1; p=none", "p=none; set p=quarantine or p=reject"),
+])
+def test_weak_mail_records_fail(pack, index, content, words):
+    records = [(n, content if i == index else c) for i, (n, c) in enumerate(MAIL_RECORDS)]
+    outcome = pack.analyze(with_mail(records))
+    assert outcome.rules() == {"PF-EDGE-011"} and any(words in v.message for v in outcome.violations), outcome.violations
+
+
+def test_a_declared_dmarc_record_is_judged_without_a_sender(pack):
+    from .harness import Res
+
+    resources = production() + [Res("cloudflare:index/dnsRecord:DnsRecord", "dmarc", {
+        "zoneId": "z", "name": "_dmarc.example.com", "type": "TXT", "content": "v=DMARC1; p=none", "proxied": False})]
+    outcome = pack.analyze(resources)
+    assert [v.message.splitlines()[-1] for v in outcome.violations] == [
+        "the DMARC policy of example.com is p=none; set p=quarantine or p=reject (settings: edge.mail)"]
+    # A domain that sends nothing may say so with SPF alone.
+    quiet = production() + [Res("cloudflare:index/dnsRecord:DnsRecord", "spf", {
+        "zoneId": "z", "name": "example.com", "type": "TXT", "content": "v=spf1 -all", "proxied": False})]
+    assert pack.analyze(quiet).violations == []

@@ -177,7 +177,7 @@ def test_a_release_rolls_across_the_servers_one_after_another(three):
 
 def test_a_scheduler_runs_on_one_application_server_only():
     scheduler = {"image": "ghcr.io/example/api:1.4.2", "command": ["python3", "/app/app.py", "worker"],
-                 "healthcheck": {"command": ["true"]}, "placement": "one_app_server"}
+                 "healthcheck": {"command": ["python3", "/app/app.py", "check"]}, "placement": "one_app_server"}
     built = build_stack("production", production_with(3, scheduler=scheduler), secret_keys=frozenset(SECRETS))
     assert sorted(c.name for c in built.containers if "scheduler" in c.name) == ["preflight-scheduler-app1"]
 

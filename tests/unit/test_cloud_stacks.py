@@ -171,6 +171,13 @@ def test_the_shipped_stack_files_keep_production_and_staging_apart():
     (lambda c: c.update(domain="example.com"), "preflight:domain: example.com is also production's domain"),
     (lambda c: c["host"].update(server_name="preflight-production-1"), "preflight:host.server_name"),
     (lambda c: c["host"].update(network_name="preflight-production"), "preflight:host.network_name"),
+    # The same repository, one inside the other, or the same place spelt differently (issue 33, item 8).
+    (lambda c: c["backup"]["repository"].update(url="s3:https://fsn1.your-objectstorage.com/example-backups/"
+                                                    "preflight-production"), "preflight:backup.repository.url"),
+    (lambda c: c["backup"]["repository"].update(url="s3:https://fsn1.your-objectstorage.com/example-backups"),
+     "preflight:backup.repository.url"),
+    (lambda c: c["backup"]["repository"].update(url="s3:https://FSN1.your-objectstorage.com/example-backups/"
+                                                    "preflight-production/staging"), "preflight:backup.repository.url"),
 ])
 def test_a_staging_stack_that_shares_with_production_is_refused(change, words):
     staging_raw = {**stack_config("staging"), **SECRETS}
@@ -178,6 +185,29 @@ def test_a_staging_stack_that_shares_with_production_is_refused(change, words):
     settings, _ = parse_settings("staging", staging_raw, set(SECRETS))
     problems = stack_separation_problems(settings, "production", stack_config("production"))
     assert any(p.startswith(words) for p in problems), problems
+
+
+@pytest.mark.parametrize("url", ["s3:https://fsn1.your-objectstorage.com/example-backups/preflight-production-old",
+                                 "s3:https://nbg1.your-objectstorage.com/example-backups/preflight-production",
+                                 "s3:https://fsn1.your-objectstorage.com/staging-backups/preflight-production"])
+def test_a_staging_repository_of_its_own_is_kept(url):
+    staging_raw = {**stack_config("staging"), **SECRETS}
+    staging_raw["backup"]["repository"]["url"] = url
+    settings, _ = parse_settings("staging", staging_raw, set(SECRETS))
+    assert stack_separation_problems(settings, "production", stack_config("production")) == []
+
+
+def test_servers_you_have_shared_between_stacks_are_refused():
+    from tests.unit.test_ssh_host import SERVERS, ssh_production
+
+    production = ssh_production()
+    staging_raw = {**ssh_production(), **{k: v for k, v in stack_config("staging").items() if k != "host"}, **SECRETS}
+    staging_raw["host"] = {**production["host"], "servers": [{**SERVERS[0], "address": "198.51.100.90"}, SERVERS[1]],
+                           "load_balancer_address": "198.51.100.50"}
+    settings, _ = parse_settings("staging", staging_raw, set(SECRETS))
+    other = {**production, "host": {**production["host"], "load_balancer_address": "198.51.100.50"}}
+    [problem] = stack_separation_problems(settings, "production", other)
+    assert problem.startswith("preflight:host.servers: 198.51.100.11, 198.51.100.50 is also a server of production")
 
 
 def test_a_secret_copied_between_stack_files_is_refused():
