@@ -4,11 +4,12 @@ file uploaded to Prometheus, the configuration uploaded to Alertmanager."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import yaml
 from pulumi_policy import PolicyResource, Severity
+from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UnknownValueError
 
 from .base import CONTAINER, label_map, of_type, role, rule_maker
 
@@ -48,34 +49,49 @@ def team_receivers(config_text: str) -> list[str]:
             and any(key.endswith("_configs") and r[key] for key in r)]
 
 
-def monitored_and_delivered(resources: Sequence[PolicyResource]):
+def monitored(resources: Sequence[PolicyResource]):
+    """Prometheus and Alertmanager are among the stack's containers. At a preview a container to be
+    created shows a stack rule no properties: then this is not known yet (the settings refuse
+    production without monitoring before that)."""
     containers = of_type(resources, CONTAINER)
     if not containers:
         return
-    prometheus = monitoring_container(containers, "prometheus")
-    alertmanager = monitoring_container(containers, "alertmanager")
-    if prometheus is None or alertmanager is None:
+    if any("image" not in c.props for c in containers):
+        raise UnknownValueError(UNKNOWN_OBJECT_VALUE, ["containers", "props"])
+    if monitoring_container(containers, "prometheus") is None or monitoring_container(containers, "alertmanager") is None:
         yield ("run the monitoring (Prometheus and Alertmanager: remove preflight:monitoring.enabled: false); production's "
                "alerts must reach the team", containers[0])
+
+
+def checklist_thresholds(props: Mapping[str, Any]) -> Iterator[str]:
+    if role(props) != "monitoring" or label_map(props).get("preflight.component") != "prometheus":
         return
-    rules = uploaded(prometheus.props, "rules.yml")
+    rules = uploaded(props, "rules.yml")
     thresholds = alert_thresholds(rules) if rules else {}
     for alert, (limit, measure) in CHECKLIST_LIMITS.items():
         if alert not in thresholds:
-            yield f"{prometheus.name} has no {alert} rule ({measure}); the checklist alerts at {limit:g}", prometheus
+            yield f"Prometheus has no {alert} rule ({measure}); the checklist alerts at {limit:g}"
         elif thresholds[alert] > limit:
-            yield (f"{alert} on {prometheus.name} alerts at {thresholds[alert]:g} ({measure}), looser than the checklist's "
-                   f"{limit:g}: lower preflight:monitoring.thresholds to at most {limit:g}"), prometheus
-    config = uploaded(alertmanager.props, "alertmanager.yml")
+            yield (f"{alert} alerts at {thresholds[alert]:g} ({measure}), looser than the checklist's {limit:g}: lower "
+                   f"preflight:monitoring.thresholds to at most {limit:g}")
+
+
+def delivered(props: Mapping[str, Any]) -> Iterator[str]:
+    if role(props) != "monitoring" or label_map(props).get("preflight.component") != "alertmanager":
+        return
+    config = uploaded(props, "alertmanager.yml")
     if config is not None and not team_receivers(config):
         yield ("send production's alerts to the team: add a receiver under preflight:monitoring.receivers "
-               f"(webhook, slack, discord or email); {alertmanager.name} has none"), alertmanager
+               "(webhook, slack, discord or email); Alertmanager has none")
 
 
 _rule = rule_maker("monitoring")
 
 RULES = [
-    _rule("PF-OBS-002", "Production is monitored, its alerts reach a receiver, its thresholds are the checklist's or "
-          "stricter.", Severity.HIGH, "monitoring active, alerts configured for critical metrics, team alerts",
-          monitored_and_delivered, production_only=True),
+    _rule("PF-OBS-002", "Production runs its monitoring (Prometheus and Alertmanager).", Severity.HIGH,
+          "monitoring active", monitored, production_only=True),
+    _rule("PF-OBS-003", "Production's alerts reach a receiver, at thresholds no looser than the checklist's.",
+          Severity.HIGH, "alerts configured for critical metrics (p99 > 1 s, 5xx > 1 %, disk > 80 %, memory > 85 %), "
+          "team alerts", lambda props: [*checklist_thresholds(props), *delivered(props)], types=(CONTAINER,),
+          production_only=True),
 ]

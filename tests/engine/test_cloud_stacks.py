@@ -45,7 +45,8 @@ def test_the_stack_previews_offline_with_its_planned_resources(cloud):
         "hcloud:index/networkSubnet:NetworkSubnet": 1, "hcloud:index/primaryIp:PrimaryIp": 2,
         "hcloud:index/volume:Volume": 1, "hcloud:index/server:Server": 1,
         "hcloud:index/volumeAttachment:VolumeAttachment": 1}
-    assert creates["docker:index/container:Container"] == 7  # api, its migration, worker, postgres, redis, proxy, backup
+    # api, its migration, worker, postgres, redis, proxy, backup; and the monitoring's seven
+    assert creates["docker:index/container:Container"] == 7 + 7
     # internal, edge, and the private network Postgres and Redis are published through
     assert creates["docker:index/network:Network"] == 3 and creates["pulumi:providers:docker"] == 1
 
@@ -77,8 +78,8 @@ def test_three_application_servers_preview_offline_with_a_load_balancer(three_ap
         "hcloud:index/loadBalancerNetwork:LoadBalancerNetwork": 1,
         "hcloud:index/loadBalancerService:LoadBalancerService": 2,
         "hcloud:index/loadBalancerTarget:LoadBalancerTarget": 3}
-    # postgres, redis, backup on the data server; proxy, api, worker on each of 3; one migration
-    assert creates["docker:index/container:Container"] == 3 + 3 * 3 + 1
+    # postgres, redis, backup and the monitoring's seven on the data server; proxy, api, worker on each of 3; one migration
+    assert creates["docker:index/container:Container"] == 3 + 7 + 3 * 3 + 1
     assert creates["pulumi:providers:docker"] == 4
     dynamic = sorted(name for typ, name in planned_list if typ == "pulumi-python:dynamic:Resource")
     assert [n for n in dynamic if "rollout" in n] == [f"preflight-rollout-app{i}" for i in (1, 2, 3)]

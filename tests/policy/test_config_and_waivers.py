@@ -119,7 +119,7 @@ def test_the_local_stack_under_production_enforcement_only_lacks_production_safe
     for r in resources:
         r.props = json.loads(json.dumps(r.props).replace('"local"', '"production"'))
     outcome = Pack("production").analyze(resources)
-    assert outcome.rules() <= {"PF-DATA-004", "PF-DATA-005", "PF-OBS-001", "PF-OBS-002"}, outcome.violations
+    assert outcome.rules() <= {"PF-DATA-004", "PF-DATA-005", "PF-OBS-001", "PF-OBS-003"}, outcome.violations
 
 
 def test_the_readme_table_is_generated_from_the_rules():

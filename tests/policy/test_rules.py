@@ -8,8 +8,8 @@ from components.monitoring.alertmanager import render_alertmanager
 from components.monitoring.rules import render_rules
 from components.settings.monitoring import MonitoringSettings, Thresholds
 
-from .fixtures import CADDYFILE, SITES, WHOLE_CADDYFILE, production
-from .harness import ALL_RULES, UNKNOWN, Pack, mutated
+from .fixtures import CADDYFILE, SITES, WHOLE_CADDYFILE, C, production
+from .harness import ALL_RULES, UNKNOWN, Pack, Res, mutated
 
 
 def setp(**values):
@@ -282,14 +282,15 @@ CASES = [
     ("PF-OBS-001", "api", lambda r: r.props.update(envs=[e for e in r.props["envs"] if "DSN" not in e]),
      "declare an error-tracking DSN"),
     # Thresholds looser than the checklist's, each kind; a config with no receiver of the team's.
-    ("PF-OBS-002", "prometheus", uploads_rules(latency_p99_ms=2000), "looser than the checklist's 1000"),
-    ("PF-OBS-002", "prometheus", uploads_rules(error_rate_percent=5), "looser than the checklist's 1"),
-    ("PF-OBS-002", "prometheus", uploads_rules(disk_percent=95), "looser than the checklist's 80"),
-    ("PF-OBS-002", "prometheus", uploads_rules(memory_percent=90), "looser than the checklist's 85"),
-    ("PF-OBS-002", "prometheus", setp(uploads=[{"file": "/etc/monitoring/rules.yml", "content": "groups: []\n"}]),
+    ("PF-OBS-003", "prometheus", uploads_rules(latency_p99_ms=2000), "looser than the checklist's 1000"),
+    ("PF-OBS-003", "prometheus", uploads_rules(error_rate_percent=5), "looser than the checklist's 1"),
+    ("PF-OBS-003", "prometheus", uploads_rules(disk_percent=95), "looser than the checklist's 80"),
+    ("PF-OBS-003", "prometheus", uploads_rules(memory_percent=90), "looser than the checklist's 85"),
+    ("PF-OBS-003", "prometheus", setp(uploads=[{"file": "/etc/monitoring/rules.yml", "content": "groups: []\n"}]),
      "has no LatencyP99High rule"),
-    ("PF-OBS-002", "alertmanager", setp(uploads=[{"file": "/etc/monitoring/alertmanager.yml", "content": render_alertmanager(
+    ("PF-OBS-003", "alertmanager", setp(uploads=[{"file": "/etc/monitoring/alertmanager.yml", "content": render_alertmanager(
         MonitoringSettings(), {})}]), "add a receiver"),
+    ("PF-OBS-002", "prometheus", setp(labels=[{"label": "preflight.role", "value": "monitoring"}]), "run the monitoring"),
     # The container exporter may read the socket, read-only only; no other monitoring container may.
     ("PF-CTR-008", "container-exporter", setp(volumes=[{"hostPath": "/var/run/docker.sock", "containerPath": "/s"}]),
      "read-only"),
@@ -365,6 +366,14 @@ def test_unknown_values_make_a_rule_not_applicable_never_pass_or_fail(pack):
     assert outcome.violations == []
     assert "unknown at preview" in outcome.not_applicable["PF-SEC-001"]
     assert "unknown at preview" in outcome.not_applicable["PF-CTR-006"]
+
+
+def test_monitoring_is_not_judged_on_containers_a_preview_shows_without_properties(pack):
+    # What a stack rule sees of a container a preview is about to create: no properties at all.
+    resources = [Res(r.type, r.name, {}) if r.type == C else r for r in production()]
+    outcome = pack.analyze(resources)
+    assert "PF-OBS-002" not in outcome.rules()
+    assert "unknown at preview" in outcome.not_applicable["PF-OBS-002"]
 
 
 def test_violations_found_before_an_unknown_value_are_still_reported(pack):

@@ -25,7 +25,8 @@ from tests.stack_config import ROOT
 from tests.tls_client import write_pair
 
 IMAGES = {"database": "preflight-local/postgres:15", "cache": "preflight-local/redis:7", "proxy": "preflight-local/caddy:2",
-          "backup": "preflight-local/backup:1", "app": "preflight-sample-app:0.1.0"}
+          "backup": "preflight-local/backup:1", "app": "preflight-sample-app:0.1.0",
+          "monitoring": "preflight-local/monitoring:1"}
 HOSTNAME = "api.example.com"
 
 
@@ -43,6 +44,7 @@ def rehearse(client_key: str, s3_url: str):
         config["preflight:cache"]["image"] = IMAGES["cache"]
         config["preflight:proxy"]["image"] = IMAGES["proxy"]
         config["preflight:backup"]["image"] = IMAGES["backup"]
+        config["preflight:monitoring"]["image"] = IMAGES["monitoring"]
         config["preflight:backup"]["repository"]["url"] = f"s3:{s3_url}/rehearsal-backups/production"
         for service in config["preflight:services"].values():
             service["image"] = IMAGES["app"]
