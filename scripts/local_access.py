@@ -22,6 +22,8 @@ def main() -> int:
     for url in sorted(outputs["health_urls"].value.values()):
         certificate = CERTIFICATE.relative_to(Path.cwd()) if CERTIFICATE.is_relative_to(Path.cwd()) else CERTIFICATE
         print(f"  curl --cacert {certificate} {url}")
+    if (outputs["operations"].value or {}).get("monitoring"):
+        print("  .venv/bin/python -m deploy alerts local    # what the stack's monitoring fires now")
     return 0
 
 
