@@ -37,5 +37,6 @@ pulumi.export("operations", {
         "prometheus": platform.monitoring.prometheus.name,
         "alertmanager": platform.monitoring.alertmanager.name,
         "receivers": [receiver.kind for receiver in loaded.settings.monitoring.receivers],
+        "heartbeat": loaded.settings.monitoring.heartbeat_url_secret is not None,
     },
 })

@@ -157,6 +157,7 @@ class Platform(pulumi.ComponentResource):
             data_volumes={"postgres": self.database.volume.name, "redis": self.cache.volume.name},
             metrics_volume=self.job_metrics.name,
             proxy_ca_pem=self.certificate.cert_pem if self.edge is None else None, client_certificate=client,
+            certificates={"origin-pull client": self.origin_pulls.client.not_after} if self.origin_pulls else None,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database, self.cache, *self.proxies]))
 
     def _edge_records(self, settings: StackSettings) -> list[tuple[str, pulumi.Input[str]]]:

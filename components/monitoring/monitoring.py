@@ -8,6 +8,7 @@ replaced (its data volume keeps the TSDB or the notification log)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Mapping, Sequence
 
@@ -60,27 +61,36 @@ class Monitoring(pulumi.ComponentResource):
                  database: tuple[str, str, pulumi.Output[str]], cache_password: pulumi.Output[str],
                  data_volumes: Mapping[str, pulumi.Input[str]], metrics_volume: pulumi.Input[str],
                  proxy_ca_pem: pulumi.Input[str] | None, client_certificate: tuple[pulumi.Input[str], pulumi.Input[str]] | None,
-                 opts: pulumi.ResourceOptions | None = None):
+                 certificates: Mapping[str, pulumi.Input[str]] | None = None, opts: pulumi.ResourceOptions | None = None):
         """routes: what the blackbox probes through every proxy; proxies: the proxy containers' names and
         proxy_networks the edge networks they are on; secrets: config secret name -> value (receivers,
         heartbeat); database: (name, user, password); data_volumes: name -> volume the disk alerts watch;
         metrics_volume: the jobs' textfile directory; proxy_ca_pem: what the probes trust (None: they do
         not verify, the origin certificate being Cloudflare's); client_certificate: (cert, key) the probes
-        present to proxies that demand one (origin pulls); protect: its volumes refuse deletion (production)."""
+        present to proxies that demand one (origin pulls); certificates: name -> not-after (ISO 8601) of
+        certificates no probe sees (the origin-pull client certificate), watched for renewal; protect: its
+        volumes refuse deletion (production)."""
         super().__init__("preflight:index:Monitoring", name, None, opts)
+        certificates = dict(certificates or {})
         self.name, self.settings, self.host, self.stack = name, settings, host, stack
         self.image = remote_image(f"{name}-image", settings.image, host.child_opts(self)).image_id
         internal = {"internal": host.internal_network.name}
         edges = {f"edge{i}": network for i, network in enumerate(proxy_networks)}
 
         self.data = host.data_volume(f"{name}-prometheus-data", stack, self, protect)
-        rules = render_rules(settings, rpo_s=rpo_s, routes=[r.service for r in routes])
+        # Without a proxy on this engine (application servers on other machines) nothing probes the routes:
+        # no rule expects them to be probed (it would page forever).
+        probed = list(routes) if proxies else []
+        names, ends = list(certificates), [certificates[n] for n in certificates]
+        rules = pulumi.Output.all(*ends).apply(lambda values: render_rules(
+            settings, rpo_s=rpo_s, routes=[r.service for r in probed],
+            certificates={n: datetime.datetime.fromisoformat(v).timestamp() for n, v in zip(names, values, strict=True) if v}))
         config = pulumi.Output.all(*proxies).apply(lambda names: yaml.safe_dump(prometheus_config(
             stack=stack, scrape_interval_s=settings.scrape_interval_s, proxies=names, routes=routes), sort_keys=False))
         self.prometheus = self._container(
             "prometheus", PROMETHEUS, ["prometheus"],
             [f"--config.file={CONFIG_DIR}/prometheus.yml", "--storage.tsdb.path=/prometheus",
-             f"--storage.tsdb.retention.time={settings.retention_days}d", "--web.enable-lifecycle"],
+             f"--storage.tsdb.retention.time={settings.retention_days}d"],
             files=[SecretFile(f"{CONFIG_DIR}/prometheus.yml", config), SecretFile(RULES_FILE, rules)],
             attach={**internal, **edges}, limits=settings.prometheus_limits, check_path="/-/ready",
             volumes=[docker.ContainerVolumeArgs(volume_name=self.data.name, container_path="/prometheus")])

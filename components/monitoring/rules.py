@@ -166,7 +166,9 @@ def container_rules(monitoring: MonitoringSettings) -> list[Rule]:
               f"increase(preflight_container_restarts_total[{CRASH_WINDOW}]) >= {restarts}", "critical",
               summary="Container {{ $labels.container }} is crash looping",
               description=f"{CONTAINER} restarted {COUNT} times in {CRASH_WINDOW} (threshold {restarts})."),
-        alert(monitoring, "ContainerUnhealthy", "preflight_container_up == 0", "critical",
+        # One series per container whatever its state and health labels say: a change of state would start
+        # a new series, and the `for:` again.
+        alert(monitoring, "ContainerUnhealthy", "min without (state, health) (preflight_container_up) == 0", "critical",
               summary="Container {{ $labels.container }} is down or unhealthy",
               description=f"{CONTAINER} has not been running and healthy for "
                           f"{duration(monitoring.for_s('ContainerUnhealthy'))}."),
@@ -190,6 +192,10 @@ def backup_rules(monitoring: MonitoringSettings, rpo_s: int) -> list[Rule]:
               summary="The last good restore drill is too old",
               description=f"The last good restore drill of {{{{ $labels.instance }}}} is {SECONDS} old "
                           f"(threshold {drill_days} days)."),
+        # A stack that never drilled has no drill to be old: after the same days, that is stale too.
+        alert(monitoring, "RestoreDrillStale", "absent(preflight_restore_drill_last_success_timestamp_seconds)", "warning",
+              for_s=drill_days * 86400, labels={"reason": "not_reported"}, summary="No restore drill has passed",
+              description=f"No restore drill has reported a success for {drill_days} days."),
     ]
 
 

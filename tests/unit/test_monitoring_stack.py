@@ -71,3 +71,14 @@ def test_production_monitoring_sends_to_its_receiver_and_keeps_the_token_secret(
     assert "uploads" in alertmanager.secret_inputs
     token = CLOUD_SECRETS["alertsSlackUrl"]
     assert token not in str(production.container("preflight-monitoring-prometheus").inputs)
+
+
+def test_servers_whose_proxies_the_monitoring_cannot_reach_get_no_route_alert_that_would_page_forever():
+    raw = {**stack_config("production"), **CLOUD_SECRETS}
+    raw["host"] = {**raw["host"], "app_servers": 2}
+    built = build_stack("production", raw, secret_keys=frozenset(CLOUD_SECRETS))
+    prometheus = built.container("preflight-monitoring-prometheus").inputs
+    rules = next(u["content"] for u in prometheus["uploads"] if u["file"].endswith("rules.yml"))
+    config = yaml.safe_load(next(u["content"] for u in prometheus["uploads"] if u["file"].endswith("prometheus.yml")))
+    assert 'job="routes", route=' not in rules  # no "route not probed" for routes nothing can probe
+    assert [job["static_configs"] for job in config["scrape_configs"] if job["job_name"] == "routes"] == [[]]
