@@ -145,7 +145,7 @@ def mail_from_the_domain_is_authenticated(s: StackSettings) -> None:
     """A service that sends mail from the stack's domain (MAIL_FROM=noreply@<domain>): the edge declares
     SPF, DKIM and DMARC for it."""
     for name, service in s.services.items():
-        domains = {d for d in sender_domains(service.env.items()) if d == s.domain or d.endswith("." + s.domain)}
+        domains = {d for d in sender_domains(service.env.items()) if d == s.domain}  # the edge's records are the apex's
         if domains and s.edge is not None and s.edge.mail is None:
             raise fix_at(("edge", "mail"), "{name} sends mail from {domain}: declare its SPF, DKIM and DMARC records "
                          "(edge.mail: spf, dkim with a record per selector, dmarc_policy: reject)", name=name,

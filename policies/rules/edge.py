@@ -193,10 +193,13 @@ def mail_authenticated(resources: Sequence[PolicyResource]):
     for record in of_type(resources, DNS_RECORD):
         if record.props.get("type") == "TXT":
             txt.setdefault(str(record.props.get("name") or "").lower(), []).append(str(record.props.get("content") or ""))
+    # Only the stack's own domain: a domain its records are named under (not a customer's or gmail.com).
+    names = [str(r.props.get("name") or "").lower() for r in of_type(resources, DNS_RECORD)]
     senders: dict[str, PolicyResource] = {}
     for container in of_type(resources, CONTAINER):
         for domain in sorted(sender_domains(env_items(container.props))):
-            senders.setdefault(domain, container)
+            if any(name == domain or name.endswith("." + domain) for name in names):
+                senders.setdefault(domain, container)
     declared = {name.removeprefix("_dmarc.") for name, contents in txt.items()
                 if any(c.strip('"').startswith(("v=spf1", "v=DMARC1")) for c in contents)}
     anchor = next(iter(of_type(resources, DNS_RECORD)), None)

@@ -4,6 +4,7 @@ file uploaded to Prometheus, the configuration uploaded to Alertmanager."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,8 @@ from .base import CONTAINER, label_map, of_type, role, rule_maker
 # alert -> (the checklist's figure, what the threshold measures): a rule may be stricter, never looser.
 CHECKLIST_LIMITS = {"LatencyP99High": (1000.0, "p99 in ms"), "ErrorRateHigh": (1.0, "5xx share in %"),
                     "DiskHigh": (80.0, "disk use in %"), "MemoryHigh": (85.0, "memory use in %")}
+# The longest a checklist alert may wait before it fires (its `for:`).
+MAX_FOR_S = 900
 # Receivers Alertmanager has that reach no one on the team.
 NOT_THE_TEAM = {"default", "heartbeat", "null"}
 
@@ -32,15 +35,21 @@ def monitoring_container(containers: Sequence[PolicyResource], component: str) -
                  and label_map(c.props).get("preflight.component") == component), None)
 
 
-def alert_thresholds(rules_text: str) -> dict[str, float]:
-    """alert -> the threshold its rule states (annotation `threshold`)."""
-    found: dict[str, float] = {}
+def alert_thresholds(rules_text: str) -> dict[str, tuple[float, int]]:
+    """alert -> the threshold its rule states (annotation `threshold`) and how long it must hold (`for:`, in s)."""
+    found: dict[str, tuple[float, int]] = {}
     for group in (yaml.safe_load(rules_text) or {}).get("groups") or []:
         for rule in group.get("rules") or []:
             threshold = (rule.get("annotations") or {}).get("threshold")
             if rule.get("alert") and threshold is not None:
-                found[rule["alert"]] = float(threshold)
+                found[rule["alert"]] = (float(threshold), seconds(str(rule.get("for") or "0s")))
     return found
+
+
+def seconds(duration: str) -> int:
+    """A Prometheus duration as the rules write it ("90s", "5m", "1h", "1d")."""
+    match = re.fullmatch(r"(\d+)([smhd])", duration)
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)] if match else 0
 
 
 def team_receivers(config_text: str) -> list[str]:
@@ -56,11 +65,13 @@ def monitored(resources: Sequence[PolicyResource]):
     containers = of_type(resources, CONTAINER)
     if not containers:
         return
-    if any("image" not in c.props for c in containers):
+    known = [c for c in containers if "image" in c.props]
+    if monitoring_container(known, "prometheus") is not None and monitoring_container(known, "alertmanager") is not None:
+        return
+    if len(known) < len(containers):  # they may be among the containers not known yet
         raise UnknownValueError(UNKNOWN_OBJECT_VALUE, ["containers", "props"])
-    if monitoring_container(containers, "prometheus") is None or monitoring_container(containers, "alertmanager") is None:
-        yield ("run the monitoring (Prometheus and Alertmanager: remove preflight:monitoring.enabled: false); production's "
-               "alerts must reach the team", containers[0])
+    yield ("run the monitoring (Prometheus and Alertmanager: remove preflight:monitoring.enabled: false); production's "
+           "alerts must reach the team", containers[0])
 
 
 def checklist_thresholds(props: Mapping[str, Any]) -> Iterator[str]:
@@ -71,9 +82,14 @@ def checklist_thresholds(props: Mapping[str, Any]) -> Iterator[str]:
     for alert, (limit, measure) in CHECKLIST_LIMITS.items():
         if alert not in thresholds:
             yield f"Prometheus has no {alert} rule ({measure}); the checklist alerts at {limit:g}"
-        elif thresholds[alert] > limit:
-            yield (f"{alert} alerts at {thresholds[alert]:g} ({measure}), looser than the checklist's {limit:g}: lower "
+            continue
+        threshold, held_s = thresholds[alert]
+        if threshold > limit:
+            yield (f"{alert} alerts at {threshold:g} ({measure}), looser than the checklist's {limit:g}: lower "
                    f"preflight:monitoring.thresholds to at most {limit:g}")
+        if held_s > MAX_FOR_S:
+            yield (f"{alert} waits {held_s}s before it fires, more than {MAX_FOR_S}s: an alert that late is no alert; "
+                   f"lower preflight:monitoring.alert_for_s.{alert}")
 
 
 def delivered(props: Mapping[str, Any]) -> Iterator[str]:

@@ -290,6 +290,8 @@ CASES = [
      "has no LatencyP99High rule"),
     ("PF-OBS-003", "alertmanager", setp(uploads=[{"file": "/etc/monitoring/alertmanager.yml", "content": render_alertmanager(
         MonitoringSettings(), {})}]), "add a receiver"),
+    ("PF-OBS-003", "prometheus", setp(uploads=[{"file": "/etc/monitoring/rules.yml", "content": render_rules(
+        MonitoringSettings(alert_for_s={"ErrorRateHigh": 86400}), rpo_s=3600, routes=["api"])}]), "waits 86400s"),
     ("PF-OBS-002", "prometheus", setp(labels=[{"label": "preflight.role", "value": "monitoring"}]), "run the monitoring"),
     # The container exporter may read the socket, read-only only; no other monitoring container may.
     ("PF-CTR-008", "container-exporter", setp(volumes=[{"hostPath": "/var/run/docker.sock", "containerPath": "/s"}]),
