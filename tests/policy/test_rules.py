@@ -598,3 +598,10 @@ def test_a_declared_dmarc_record_is_judged_without_a_sender(pack):
     quiet = production() + [Res("cloudflare:index/dnsRecord:DnsRecord", "spf", {
         "zoneId": "z", "name": "example.com", "type": "TXT", "content": "v=spf1 -all", "proxied": False})]
     assert pack.analyze(quiet).violations == []
+
+
+@pytest.mark.parametrize("address", ["SUPPORT_EMAIL=help@customer-support.org", "ALERT_EMAIL_TO=ops@gmail.com",
+                                     "MAIL_FROM=noreply@mail.example.com"])
+def test_mail_addresses_outside_the_stacks_own_domain_are_not_its_to_sign(pack, address):
+    outcome = pack.analyze(mutated(production(), "api", env(address)))
+    assert "PF-EDGE-011" not in outcome.rules(), outcome.violations
