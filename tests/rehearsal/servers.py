@@ -87,7 +87,9 @@ class Rehearsal:
                PRIVATE)
         self.apt = AptProxy()
         image = workdir / "volume.img"
-        subprocess.run(["truncate", "-s", "3G", str(image)], check=True)
+        # Sparse: the data server's Docker data root, every image it runs loaded into it (3 GB no longer held
+        # them once the monitoring's joined: 'no space left on device' while loading).
+        subprocess.run(["truncate", "-s", "8G", str(image)], check=True)
         self.loop = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True,
                                    check=True).stdout.strip()
 
