@@ -49,6 +49,11 @@ VOLUMES_DIR = "/volumes"
 TEXTFILE_DIR = "/var/lib/preflight-metrics"
 
 
+def resolved(values: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[dict[str, str]]:
+    """name -> value, once every value is known (an empty mapping at once)."""
+    return pulumi.Output.all(**dict(values)) if values else pulumi.Output.from_input({})
+
+
 def http_check(port: int, path: str) -> Healthcheck:
     return Healthcheck(command=["wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}"],
                        interval_s=10, timeout_s=5, retries=6, start_period_s=10)
@@ -81,10 +86,9 @@ class Monitoring(pulumi.ComponentResource):
         # Without a proxy on this engine (application servers on other machines) nothing probes the routes:
         # no rule expects them to be probed (it would page forever).
         probed = list(routes) if proxies else []
-        names, ends = list(certificates), [certificates[n] for n in certificates]
-        rules = pulumi.Output.all(*ends).apply(lambda values: render_rules(
+        rules = resolved(certificates).apply(lambda ends: render_rules(
             settings, rpo_s=rpo_s, routes=[r.service for r in probed],
-            certificates={n: datetime.datetime.fromisoformat(v).timestamp() for n, v in zip(names, values, strict=True) if v}))
+            certificates={n: datetime.datetime.fromisoformat(v).timestamp() for n, v in ends.items() if v}))
         config = pulumi.Output.all(*proxies).apply(lambda names: yaml.safe_dump(prometheus_config(
             stack=stack, scrape_interval_s=settings.scrape_interval_s, proxies=names, routes=routes), sort_keys=False))
         self.prometheus = self._container(
@@ -96,9 +100,8 @@ class Monitoring(pulumi.ComponentResource):
             volumes=[docker.ContainerVolumeArgs(volume_name=self.data.name, container_path="/prometheus")])
 
         self.alertmanager_data = host.data_volume(f"{name}-alertmanager-data", stack, self, protect)
-        plain_secrets = pulumi.Output.all(**dict(secrets)) if secrets else pulumi.Output.from_input({})
         alertmanager_config: pulumi.Output[str] = pulumi.Output.secret(
-            plain_secrets.apply(lambda values: render_alertmanager(settings, values)))
+            resolved(secrets).apply(lambda values: render_alertmanager(settings, values)))
         # The edge network is the way out to the receivers; Prometheus reaches it on the internal one.
         self.alertmanager = self._container(
             "alertmanager", ALERTMANAGER, ["prometheus-alertmanager"],
